@@ -1,0 +1,90 @@
+"""Section 5: which bucket pays. The consumption order of a data record, in one place.
+
+1. directional buckets that list the record's app (home province only);
+2. at night (catalog window), night buckets, carried-over first;
+3. general buckets: carried-over first, then soonest expiry, then those that would not
+   carry over, then catalog priority, then oldest activation;
+4. for a sharing member, the owner's shared buckets (plan and recurring), in the
+   owner's order;
+5. what is left is overage, or free-but-throttled (handled by the engine).
+
+The ordered lists are cached on the line and rebuilt only when its buckets change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rater.catalog.model import Catalog, PackKind
+from rater.core import policy
+from rater.core.state import UNIT_DATA, Bucket, Line
+
+
+@dataclass(frozen=True, slots=True)
+class DataOrder:
+    directional: tuple[Bucket, ...]
+    night: tuple[Bucket, ...]
+    general: tuple[Bucket, ...]
+    shared: tuple[Bucket, ...]  # the general buckets that sharing members may draw on
+
+
+def would_carry(b: Bucket, line: Line, catalog: Catalog) -> bool:
+    """Would this bucket's unused data carry into the next cycle (section 6)?"""
+    if b.unit != UNIT_DATA or b.carried or b.first_cycle or line.first_cycle:
+        return False
+    if b.kind not in policy.CARRY_KINDS:
+        return False
+    if b.kind == "plan":
+        plan = catalog.plans.get(b.product)
+        return plan is not None and plan.carries_over and line.pending_plan is None
+    pack = catalog.packs.get(b.product)
+    if pack is None or not pack.carries_over:
+        return False
+    return not any(s.cancelled for s in line.subscriptions if s.bucket_id == b.id)
+
+
+def _general_key(b: Bucket, carries: bool) -> tuple[int, int, int, int, int, str]:
+    return (
+        0 if b.carried else 1,
+        b.valid_to,
+        1 if carries else 0,
+        b.priority,
+        b.activated_at,
+        b.id,
+    )
+
+
+def data_order(line: Line, catalog: Catalog) -> DataOrder:
+    """The line's data buckets in consumption order (cached until its buckets change)."""
+    cached = line.order
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    directional: list[Bucket] = []
+    night: list[Bucket] = []
+    general: list[Bucket] = []
+    for b in line.buckets:
+        if b.unit != UNIT_DATA:
+            continue
+        if b.kind == PackKind.DIRECTIONAL:
+            directional.append(b)
+        elif b.kind == PackKind.NIGHT:
+            night.append(b)
+        elif b.kind != PackKind.ASSURED:
+            general.append(b)
+    keyed = {b.id: _general_key(b, would_carry(b, line, catalog)) for b in line.buckets}
+    directional.sort(key=lambda b: keyed[b.id])
+    night.sort(key=lambda b: keyed[b.id])
+    general.sort(key=lambda b: keyed[b.id])
+    order = DataOrder(
+        tuple(directional),
+        tuple(night),
+        tuple(general),
+        tuple(b for b in general if b.kind in policy.SHARED_KINDS),
+    )
+    line.order = order
+    return order
+
+
+def invalidate(line: Line) -> None:
+    """Call after any change to a line's buckets or to what decides their order."""
+    line.order = None

@@ -1,0 +1,102 @@
+"""Section 3 fee modes: monthly (pro-rated at mid-cycle start), daily_by_usage (accrues
+by day, rest charged at once when the allowance is used up), once (at order).
+
+Daily parts use the cumulative rule: by the end of day k, floor(fee * k / N) is due,
+so a whole cycle charges exactly the fee.
+"""
+
+from __future__ import annotations
+
+from rater.catalog.model import FeeMode
+from rater.core import emit
+from rater.core.events import Event
+from rater.core.money import accrued_fee, prorated_fee
+from rater.core.runtime import Runtime
+from rater.core.state import FeeAccrual, Line
+
+
+def start_fee(
+    rt: Runtime,
+    out: list[Event],
+    line: Line,
+    product: str,
+    is_plan: bool,
+    fee_fen: int,
+    mode: FeeMode,
+    t: int,
+    event_id: str,
+    prorate: bool,
+) -> None:
+    """Charge (or start accruing) a fee for the rest of the line's current cycle from `t`."""
+    if fee_fen <= 0:
+        return
+    day = max(0, (t - line.cycle_start) // 86_400_000)
+    if mode == FeeMode.DAILY_BY_USAGE:
+        line.accruals.append(FeeAccrual(product, is_plan, fee_fen, day))
+        line.days_accrued = max(line.days_accrued, day)
+        return
+    fen = prorated_fee(fee_fen, day, line.cycle_days) if prorate else fee_fen
+    why = "fee, pro-rated by days" if prorate and day > 0 else "fee"
+    emit.fee(rt, out, line, event_id, t, line.cycle_id, product, is_plan, fen, why)
+
+
+def accrue_day(rt: Runtime, out: list[Event], line: Line) -> None:
+    """The end of day `days_accrued + 1` of the cycle: each running daily fee moves on."""
+    k = line.days_accrued + 1
+    t = line.cycle_start + k * 86_400_000
+    for a in line.accruals:
+        if a.done:
+            continue
+        target = accrued_fee(a.fee_fen, k, line.cycle_days) - accrued_fee(
+            a.fee_fen, a.from_day, line.cycle_days
+        )
+        delta = target - a.charged
+        if delta > 0:
+            a.charged += delta
+            emit.fee(
+                rt,
+                out,
+                line,
+                f"fee:{line.msisdn}:{a.product}:{line.cycle_id}:d{k}",
+                t,
+                line.cycle_id,
+                a.product,
+                a.is_plan,
+                delta,
+                f"daily fee, day {k} of {line.cycle_days}",
+            )
+    line.days_accrued = k
+
+
+def settle_exhausted(
+    rt: Runtime, out: list[Event], line: Line, product: str, t: int, event_id: str
+) -> None:
+    """The allowance of a daily_by_usage product is used up: charge the rest of its fee now."""
+    for a in line.accruals:
+        if a.product == product and not a.done:
+            rest = prorated_fee(a.fee_fen, a.from_day, line.cycle_days) - a.charged
+            a.charged += rest
+            a.done = True
+            emit.fee(
+                rt,
+                out,
+                line,
+                event_id,
+                t,
+                line.cycle_id,
+                product,
+                a.is_plan,
+                rest,
+                "allowance used up: rest of the cycle's fee",
+            )
+
+
+def stop_accrual(line: Line, product: str) -> None:
+    """A cancelled daily product accrues no more (what accrued stays charged)."""
+    for a in line.accruals:
+        if a.product == product:
+            a.done = True
+
+
+def has_running_accrual(line: Line) -> bool:
+    return any(not a.done for a in line.accruals)

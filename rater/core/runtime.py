@@ -1,0 +1,35 @@
+"""What every rule needs besides the state: the catalog and values derived from it once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rater.catalog.model import Catalog, PackKind
+from rater.core.cycles import MINUTE_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    catalog: Catalog
+    offset_ms: int = 0
+    night_minutes: tuple[bool, ...] = ()  # minute of the local day -> inside the night window
+    directional_match: dict[str, tuple[frozenset[str], frozenset[int]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Runtime:
+        return cls(
+            catalog=catalog,
+            offset_ms=catalog.utc_offset_minutes * MINUTE_MS,
+            night_minutes=tuple(catalog.night_window.contains(m) for m in range(1440)),
+            directional_match={
+                p.code: (p.apps, p.rating_groups)
+                for p in catalog.packs.values()
+                if p.kind == PackKind.DIRECTIONAL
+            },
+        )
+
+    @property
+    def version(self) -> str:
+        return self.catalog.version

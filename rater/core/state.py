@@ -1,0 +1,178 @@
+"""The state the rating core reads and writes: accounts, lines, buckets, fee accruals.
+
+An account is the unit of state and of atomicity: an owner line and the lines that
+share its data (a standalone subscriber is an account of one). The stream keeps each
+account in one place so a shared draw is one step by one owner.
+
+State objects are mutable; the core changes the account it is handed. Callers that
+need the old state keep a copy (`Account.copy`, or the serialized form).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from rater.core.inputs import SubscriberStatus
+
+UNIT_DATA = "data"
+UNIT_VOICE = "voice"
+UNIT_VIDEO = "video"
+
+
+@dataclass(slots=True)
+class Bucket:
+    """One allowance: a plan's included data/minutes, one pack instance, or a carried part."""
+
+    id: str
+    product: str
+    kind: str  # "plan" or a PackKind value
+    unit: str  # data | voice | video
+    size: int
+    used: int
+    valid_from: int
+    valid_to: int
+    carried: bool = False  # carried over from the previous cycle
+    first_cycle: bool = True  # never carries out of its first cycle
+    priority: int = 100
+    activated_at: int = 0
+    notified: int = 0  # highest notification threshold already sent this cycle
+
+    @property
+    def remaining(self) -> int:
+        return self.size - self.used
+
+
+@dataclass(slots=True)
+class Subscription:
+    """A product the line holds (or has ordered for the next cycle)."""
+
+    product: str
+    ordered_at: int
+    bucket_id: str | None
+    cancelled: bool = False  # stops renewing at the next cycle
+
+
+@dataclass(slots=True)
+class FeeAccrual:
+    """A daily_by_usage fee within the current cycle (section 3)."""
+
+    product: str
+    is_plan: bool
+    fee_fen: int
+    from_day: int  # 0-based day of the cycle the accrual started
+    charged: int = 0
+    done: bool = False  # allowance used up (rest charged) or cancelled
+
+
+@dataclass(slots=True)
+class Line:
+    """One subscriber (MSISDN) with its plan, buckets and cycle counters."""
+
+    msisdn: str
+    account: str
+    plan: str
+    cycle_day: int
+    home_province: str
+    activated_at: int
+    status: str = SubscriberStatus.ACTIVE
+    cycle_start: int = 0
+    cycle_end: int = 0
+    cycle_id: str = ""
+    cycle_days: int = 30
+    first_cycle: bool = True
+    plan_first_cycle: bool = True
+    buckets: list[Bucket] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    accruals: list[FeeAccrual] = field(default_factory=list)
+    pending_products: list[str] = field(default_factory=list)
+    pending_plan: str | None = None
+    overage_bytes: int = 0
+    overage_fen: int = 0
+    data_used: int = 0
+    throttled: bool = False
+    throttle_reason: str = ""
+    month_end_orders: int = 0
+    days_accrued: int = 0  # days of the cycle whose daily fees are applied
+    seen: set[str] = field(default_factory=set)
+    sharing_owner: str | None = None
+    members: list[str] = field(default_factory=list)
+    next_seq: int = 1
+    # Derived, never stored: the line's data buckets in consumption order (rater.core.draw).
+    order: Any = field(default=None, repr=False, compare=False)
+
+    def new_bucket_id(self, product: str) -> str:
+        bid = f"{product}#{self.next_seq}"
+        self.next_seq += 1
+        return bid
+
+    def bucket(self, bucket_id: str) -> Bucket | None:
+        for b in self.buckets:
+            if b.id == bucket_id:
+                return b
+        return None
+
+
+@dataclass(slots=True)
+class Account:
+    """The unit of state: lines keyed by MSISDN, and the account's clock."""
+
+    key: str
+    lines: dict[str, Line] = field(default_factory=dict)
+    clock: int = 0  # latest time applied
+    next_due: int = 0  # earliest time at which a scheduled change is due
+
+    def copy(self) -> Account:
+        return copy.deepcopy(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form for the state store (sets as sorted lists)."""
+        return {
+            "key": self.key,
+            "clock": self.clock,
+            "next_due": self.next_due,
+            "lines": [_line_to_dict(line) for line in self.lines.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Account:
+        acct = cls(key=d["key"], clock=d["clock"], next_due=d["next_due"])
+        for ld in d["lines"]:
+            line = _line_from_dict(ld)
+            acct.lines[line.msisdn] = line
+        return acct
+
+
+_LINE_SCALARS = [
+    f
+    for f in Line.__dataclass_fields__
+    if f
+    not in ("buckets", "subscriptions", "accruals", "seen", "pending_products", "members", "order")
+]
+
+
+def _line_to_dict(line: Line) -> dict[str, Any]:
+    d: dict[str, Any] = {f: getattr(line, f) for f in _LINE_SCALARS}
+    d["buckets"] = [[getattr(b, f) for f in Bucket.__dataclass_fields__] for b in line.buckets]
+    d["subscriptions"] = [
+        [s.product, s.ordered_at, s.bucket_id, s.cancelled] for s in line.subscriptions
+    ]
+    d["accruals"] = [
+        [a.product, a.is_plan, a.fee_fen, a.from_day, a.charged, a.done] for a in line.accruals
+    ]
+    d["seen"] = sorted(line.seen)
+    d["pending_products"] = list(line.pending_products)
+    d["members"] = list(line.members)
+    return d
+
+
+def _line_from_dict(d: dict[str, Any]) -> Line:
+    line = Line(**{f: d[f] for f in _LINE_SCALARS})
+    line.buckets = [Bucket(*row) for row in d["buckets"]]
+    line.subscriptions = [Subscription(*row) for row in d["subscriptions"]]
+    line.accruals = [FeeAccrual(*row) for row in d["accruals"]]
+    line.seen = set(d["seen"])
+    line.pending_products = list(d["pending_products"])
+    line.members = list(d["members"])
+    return line

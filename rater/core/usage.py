@@ -1,0 +1,312 @@
+"""Rating one usage record: the hot path. Sections 1, 3, 5, 7, 8, 10 meet here.
+
+A record belongs to the cycle and time window that contain its start time. It is
+either charged (one charge event listing every bucket it drew from), or unrated with
+a reason (late, international roaming, closed account, before activation), or a
+duplicate of a record already charged this cycle (no event: it was charged once).
+"""
+
+from __future__ import annotations
+
+from rater.core import draw, emit, fees
+from rater.core.events import (
+    ChargeEvent,
+    ChargeKind,
+    Draw,
+    Event,
+    NotificationKind,
+    Unit,
+    UnratedEvent,
+    UnratedReason,
+)
+from rater.core.inputs import Direction, Roaming, SubscriberStatus, UsageRecord, UsageType
+from rater.core.money import call_minutes, overage_fen_to_date
+from rater.core.runtime import Runtime
+from rater.core.state import UNIT_VIDEO, UNIT_VOICE, Account, Bucket, Line
+
+FAIR_USE_CAP = "FAIR_USE_CAP"
+ASSURED_EXHAUSTED = "ASSURED_EXHAUSTED"
+
+
+def unrated(
+    rt: Runtime,
+    out: list[Event],
+    rec: UsageRecord,
+    account: str,
+    cycle: str | None,
+    reason: UnratedReason,
+    detail: str,
+) -> None:
+    out.append(
+        UnratedEvent(
+            event_id=f"{rec.record_id}:unrated",
+            msisdn=rec.msisdn,
+            account=account,
+            event_time=rec.start_time,
+            cycle=cycle,
+            catalog_version=rt.version,
+            record_id=rec.record_id,
+            reason=reason,
+            detail=detail,
+        )
+    )
+
+
+def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: UsageRecord) -> bool:
+    """Rate `rec` on `line` (the clock is already advanced). False for a duplicate."""
+    if rec.record_id in line.seen:
+        return False
+    t = rec.start_time
+    if line.status == SubscriberStatus.CLOSED:
+        unrated(
+            rt,
+            out,
+            rec,
+            line.account,
+            line.cycle_id,
+            UnratedReason.ACCOUNT_CLOSED,
+            "the account is closed",
+        )
+        return True
+    if t < line.activated_at:
+        unrated(
+            rt,
+            out,
+            rec,
+            line.account,
+            None,
+            UnratedReason.BEFORE_ACTIVATION,
+            "record starts before the subscriber was activated",
+        )
+        return True
+    if t < line.cycle_start:
+        unrated(
+            rt,
+            out,
+            rec,
+            line.account,
+            None,
+            UnratedReason.LATE,
+            f"record starts before the current cycle {line.cycle_id}",
+        )
+        return True
+    line.seen.add(rec.record_id)
+    if rec.roaming == Roaming.INTERNATIONAL:
+        unrated(
+            rt,
+            out,
+            rec,
+            line.account,
+            line.cycle_id,
+            UnratedReason.INTERNATIONAL_ROAMING,
+            "international roaming is rated elsewhere",
+        )
+        return True
+    if rec.usage_type == UsageType.DATA:
+        _rate_data(rt, out, account, line, rec)
+    else:
+        _rate_call(rt, out, line, rec)
+    return True
+
+
+def _take(
+    rt: Runtime,
+    out: list[Event],
+    owner: Line,
+    b: Bucket,
+    want: int,
+    t: int,
+    draws: list[Draw],
+    rec: UsageRecord,
+) -> int:
+    """Draw up to `want` from bucket `b` of line `owner`; returns what is still wanted."""
+    if not (b.valid_from <= t < b.valid_to):
+        return want
+    avail = b.size - b.used
+    if avail <= 0:
+        return want
+    take = avail if avail < want else want
+    b.used += take
+    draws.append(Draw(b.id, b.product, owner.msisdn, take))
+    if b.notified < 100 and b.used * 5 >= b.size * 4:
+        _notify_thresholds(rt, out, owner, b, t, rec)
+    return want - take
+
+
+def _notify_thresholds(
+    rt: Runtime, out: list[Event], owner: Line, b: Bucket, t: int, rec: UsageRecord
+) -> None:
+    if b.notified < 80:
+        b.notified = 80
+        emit.notify(
+            rt,
+            out,
+            owner,
+            f"{rec.record_id}:n80:{b.id}",
+            t,
+            NotificationKind.USAGE_80,
+            "80% of the allowance used",
+            b.product,
+            b.id,
+        )
+    if b.used >= b.size:
+        b.notified = 100
+        emit.notify(
+            rt,
+            out,
+            owner,
+            f"{rec.record_id}:n100:{b.id}",
+            t,
+            NotificationKind.USAGE_100,
+            "allowance used up",
+            b.product,
+            b.id,
+        )
+        if not b.carried:
+            fees.settle_exhausted(rt, out, owner, b.product, t, f"{rec.record_id}:fee:{b.product}")
+
+
+def _rate_data(
+    rt: Runtime, out: list[Event], account: Account, line: Line, rec: UsageRecord
+) -> None:
+    t = rec.start_time
+    volume = rec.uplink_bytes + rec.downlink_bytes
+    want = volume
+    draws: list[Draw] = []
+    order = draw.data_order(line, rt.catalog)
+    if order.directional and rec.province == line.home_province:
+        for b in order.directional:
+            apps, groups = rt.directional_match[b.product]
+            if rec.app_id in apps or rec.rating_group in groups:
+                want = _take(rt, out, line, b, want, t, draws, rec)
+                if not want:
+                    break
+    if want and order.night and rt.night_minutes[((t + rt.offset_ms) // 60_000) % 1440]:
+        for b in order.night:
+            want = _take(rt, out, line, b, want, t, draws, rec)
+            if not want:
+                break
+    if want:
+        for b in order.general:
+            want = _take(rt, out, line, b, want, t, draws, rec)
+            if not want:
+                break
+    if want and line.sharing_owner is not None:
+        owner = account.lines.get(line.sharing_owner)
+        if owner is not None and owner.status != SubscriberStatus.CLOSED:
+            for b in draw.data_order(owner, rt.catalog).shared:
+                want = _take(rt, out, owner, b, want, t, draws, rec)
+                if not want:
+                    break
+
+    overage = free = fen = 0
+    plan = rt.catalog.plans[line.plan]
+    cap = plan.fair_use_cap_bytes
+    if want:
+        assured = _assured(line, t)
+        if assured is not None:
+            free = want
+            emit.throttle(
+                rt,
+                out,
+                line,
+                f"{rec.record_id}:throttle",
+                t,
+                ASSURED_EXHAUSTED,
+                rt.catalog.packs[assured.product].throttle_kbps,
+                rec.record_id,
+            )
+        else:
+            overage = want
+            if cap is not None:
+                room = cap - line.data_used - (volume - want)
+                overage = max(0, min(want, room))
+                free = want - overage
+            if overage:
+                before = line.overage_fen
+                line.overage_bytes += overage
+                line.overage_fen = overage_fen_to_date(
+                    line.overage_bytes, plan.data_price_fen_per_mb
+                )
+                fen = line.overage_fen - before
+    line.data_used += volume
+    out.append(
+        ChargeEvent(
+            event_id=f"{rec.record_id}:charge",
+            msisdn=line.msisdn,
+            account=line.account,
+            event_time=t,
+            cycle=line.cycle_id,
+            catalog_version=rt.version,
+            kind=ChargeKind.USAGE,
+            record_id=rec.record_id,
+            usage_type=UsageType.DATA,
+            product=None,
+            quantity=volume,
+            unit=Unit.BYTES,
+            draws=tuple(draws),
+            overage=overage,
+            free=free,
+            fen=fen,
+            reason="",
+        )
+    )
+    if cap is not None and line.data_used >= cap:
+        emit.throttle(
+            rt,
+            out,
+            line,
+            f"{rec.record_id}:throttle",
+            t,
+            FAIR_USE_CAP,
+            plan.throttle_kbps,
+            rec.record_id,
+        )
+
+
+def _assured(line: Line, t: int) -> Bucket | None:
+    for b in line.buckets:
+        if b.kind == "assured" and b.valid_from <= t < b.valid_to:
+            return b
+    return None
+
+
+def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> None:
+    t = rec.start_time
+    minutes = call_minutes(rec.duration_s)
+    draws: list[Draw] = []
+    overage = fen = 0
+    reason = ""
+    if rec.direction == Direction.MT:
+        reason = "incoming call: free"
+    else:
+        unit = UNIT_VOICE if rec.usage_type == UsageType.VOICE else UNIT_VIDEO
+        want = minutes
+        for b in line.buckets:
+            if want and b.unit == unit:
+                want = _take(rt, out, line, b, want, t, draws, rec)
+        overage = want
+        plan = rt.catalog.plans[line.plan]
+        price = plan.voice_price_fen_per_min if unit == UNIT_VOICE else plan.video_price_fen_per_min
+        fen = overage * price
+    out.append(
+        ChargeEvent(
+            event_id=f"{rec.record_id}:charge",
+            msisdn=line.msisdn,
+            account=line.account,
+            event_time=t,
+            cycle=line.cycle_id,
+            catalog_version=rt.version,
+            kind=ChargeKind.USAGE,
+            record_id=rec.record_id,
+            usage_type=rec.usage_type,
+            product=None,
+            quantity=minutes,
+            unit=Unit.MINUTES,
+            draws=tuple(draws),
+            overage=overage,
+            free=0,
+            fen=fen,
+            reason=reason,
+        )
+    )
