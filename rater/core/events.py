@@ -47,7 +47,7 @@ class ChargeEvent:
     unit: Unit
     draws: tuple[Draw, ...]
     overage: int  # bytes or minutes charged at the overage price
-    free: int  # bytes given free while throttled (fair-use cap reached or assured pack)
+    free: int  # given free: bytes while throttled (fair-use cap, assured pack), incoming minutes
     fen: int
     reason: str
 

@@ -22,7 +22,7 @@ from rater.core.events import (
 from rater.core.inputs import Direction, Roaming, SubscriberStatus, UsageRecord, UsageType
 from rater.core.money import call_minutes, overage_fen_to_date
 from rater.core.runtime import Runtime
-from rater.core.state import UNIT_VIDEO, UNIT_VOICE, Account, Bucket, Line
+from rater.core.state import UNIT_DATA, UNIT_VIDEO, UNIT_VOICE, Account, Bucket, Line
 
 FAIR_USE_CAP = "FAIR_USE_CAP"
 ASSURED_EXHAUSTED = "ASSURED_EXHAUSTED"
@@ -162,7 +162,7 @@ def _notify_thresholds(
             b.product,
             b.id,
         )
-        if not b.carried:
+        if b.unit == UNIT_DATA and not b.carried:  # a daily fee ends with the data only
             fees.settle_exhausted(rt, out, owner, b.product, t, f"{rec.record_id}:fee:{b.product}")
 
 
@@ -275,9 +275,10 @@ def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> N
     t = rec.start_time
     minutes = call_minutes(rec.duration_s)
     draws: list[Draw] = []
-    overage = fen = 0
+    overage = free = fen = 0
     reason = ""
     if rec.direction == Direction.MT:
+        free = minutes  # incoming calls are free: every minute is accounted as free
         reason = "incoming call: free"
     else:
         unit = UNIT_VOICE if rec.usage_type == UsageType.VOICE else UNIT_VIDEO
@@ -305,7 +306,7 @@ def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> N
             unit=Unit.MINUTES,
             draws=tuple(draws),
             overage=overage,
-            free=0,
+            free=free,
             fen=fen,
             reason=reason,
         )

@@ -155,3 +155,66 @@ def last_charge(outcome: Outcome) -> ChargeEvent:
     charges = [e for e in outcome.events if isinstance(e, ChargeEvent)]
     assert charges, outcome.events
     return charges[-1]
+
+
+# --- Helpers for the per-rule tests (test_rule_*): commands and event filters. ---
+
+
+def command(h: Harness, kind: str, msisdn: str, at: str, arg: object = None) -> Outcome:
+    """Apply one product command by name: cancel / change_plan / arrears / active / close /
+    add_member / remove_member."""
+    from rater.core.inputs import (
+        AddSharingMember,
+        CancelProduct,
+        ChangePlan,
+        CloseAccount,
+        RemoveSharingMember,
+        SetStatus,
+        SubscriberStatus,
+    )
+
+    cid, t = f"cmd-{next(h.ids)}", to_ms(at)
+    item: Command
+    if kind == "cancel":
+        item = CancelProduct(cid, msisdn, t, str(arg))
+    elif kind == "change_plan":
+        item = ChangePlan(cid, msisdn, t, str(arg))
+    elif kind == "arrears":
+        item = SetStatus(cid, msisdn, t, SubscriberStatus.ARREARS)
+    elif kind == "active":
+        item = SetStatus(cid, msisdn, t, SubscriberStatus.ACTIVE)
+    elif kind == "close":
+        item = CloseAccount(cid, msisdn, t)
+    elif kind == "add_member":
+        item = AddSharingMember(cid, msisdn, t, str(arg))
+    elif kind == "remove_member":
+        item = RemoveSharingMember(cid, msisdn, t, str(arg))
+    else:
+        raise ValueError(kind)
+    return h.apply(item)
+
+
+def draws_of(c: ChargeEvent) -> list[tuple[str, int]]:
+    """(product, amount) of every bucket a charge drew from, in draw order."""
+    return [(d.product, d.amount) for d in c.draws]
+
+
+def fees_of(events: list[Event], product: str | None = None) -> list[ChargeEvent]:
+    """The fee charges (plan and pack fees) among `events`, optionally of one product."""
+    from rater.core.events import ChargeKind
+
+    return [
+        e
+        for e in events
+        if isinstance(e, ChargeEvent)
+        and e.kind in (ChargeKind.PLAN_FEE, ChargeKind.PACK_FEE)
+        and (product is None or e.product == product)
+    ]
+
+
+def only_result(outcome: Outcome) -> NotificationEvent:
+    """The single order-result notification of a command that changed nothing else."""
+    assert len(outcome.events) == 1, outcome.events
+    [note] = outcome.events
+    assert isinstance(note, NotificationEvent)
+    return note

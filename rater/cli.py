@@ -1,0 +1,262 @@
+"""The `rater` command line: thin; parse, build config, call one function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from rater.catalog import CatalogError, load_catalog
+from rater.core.cycles import to_ms
+from rater.subscribers import SubscribersError, load_subscribers, to_commands
+
+if TYPE_CHECKING:
+    from rater.config import Settings
+
+app = typer.Typer(
+    help="rater: usage rating for mobile operators.", no_args_is_help=True, add_completion=False
+)
+bench_app = typer.Typer(help="Benchmarks (figures, not pass/fail).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+CatalogOpt = Annotated[Path, typer.Option("--catalog", help="catalog YAML file")]
+SubsOpt = Annotated[Path, typer.Option("--subscribers", help="subscribers YAML file")]
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def _time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return to_ms(value)
+    except ValueError:
+        _fail(f"--until: not an ISO-8601 time with offset: {value!r}")
+    return None
+
+
+@app.command()
+def simulate(
+    catalog: CatalogOpt,
+    subscribers: SubsOpt,
+    usage: Annotated[Path, typer.Option("--usage", help="usage: JSON lines or Avro container")],
+    until: Annotated[
+        str | None, typer.Option(help="tick the clock to this time at the end")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="events file (default stdout)")] = None,
+) -> None:
+    """Rate a usage file offline: no Kafka, no Redis. Events as JSON lines."""
+    from rater.core.engine import Rater
+    from rater.sim import BadInput, read_usage, simulate as run_sim
+
+    try:
+        cat = load_catalog(catalog)
+        cmds = to_commands(load_subscribers(subscribers))
+    except (CatalogError, SubscribersError) as e:
+        _fail(str(e))
+    if not usage.exists():
+        _fail(f"{usage}: no such file")
+    bad: list[BadInput] = []
+    sink = out.open("w") if out else sys.stdout
+    try:
+        summary, _ = run_sim(Rater(cat), cmds, read_usage(usage, bad), _time(until), sink)
+    finally:
+        if out:
+            sink.close()
+    for b in bad:
+        typer.echo(f"{b.source}:{b.line}: skipped: {b.reason}", err=True)
+    summary.bad_lines = len(bad)
+    typer.echo(summary.text(), err=True)
+
+
+@bench_app.command("core")
+def bench_core(
+    catalog: CatalogOpt = Path("examples/catalog-full.yaml"),
+    subscribers: Annotated[int, typer.Option(help="synthetic subscribers")] = 2_000,
+    records: Annotated[int, typer.Option(help="synthetic usage records")] = 300_000,
+    profile: Annotated[bool, typer.Option(help="print a cProfile of the rating loop")] = False,
+) -> None:
+    """Records per second of the rating core alone, one process."""
+    from rater.bench import core as bench
+
+    try:
+        cat = load_catalog(catalog)
+    except CatalogError as e:
+        _fail(str(e))
+    typer.echo(bench.run(cat, subscribers, records, profile))
+
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="settings YAML (environment overrides it)")
+]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    from rater.config import ConfigError, load_settings
+
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as e:
+        _fail(str(e))
+        raise
+
+
+def _logging(level: str = "INFO") -> None:
+    import logging
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    catalog: Annotated[Path | None, typer.Option(help="catalog YAML (overrides config)")] = None,
+    drain: Annotated[
+        bool, typer.Option(help="stop once every input message has been applied")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Run the streaming rater: Kafka in, Redis state, Kafka out, effectively once."""
+    from rater.stream.processor import run_service
+
+    _logging(log_level)
+    s = _settings(config, catalog=catalog)
+    try:
+        load_catalog(s.catalog)
+    except CatalogError as e:
+        _fail(str(e))
+    run_service(s, drain)
+
+
+@app.command()
+def topics(
+    config: ConfigOpt = None,
+    partitions: Annotated[int | None, typer.Option(help="partitions per topic")] = None,
+) -> None:
+    """Create the input and output topics if they are missing."""
+    from rater.stream.kafka import ensure_topics
+
+    s = _settings(config)
+    ensure_topics(s, partitions)
+    typer.echo(
+        f"topics ready at {s.kafka_bootstrap_servers}: "
+        f"{', '.join(s.topics.inputs() + s.topics.outputs())}"
+    )
+
+
+@app.command()
+def load(subscribers: SubsOpt, config: ConfigOpt = None) -> None:
+    """Turn a subscribers file into commands on the command topic (the bootstrap)."""
+    from rater.stream.tools import produce_commands
+
+    s = _settings(config)
+    try:
+        cmds = to_commands(load_subscribers(subscribers))
+    except SubscribersError as e:
+        _fail(str(e))
+    n = produce_commands(s, cmds)
+    typer.echo(f"{n} commands for {subscribers} sent to {s.topics.commands}")
+
+
+@app.command("produce")
+def produce(
+    usage: Annotated[Path, typer.Option("--usage", help="usage as JSON lines")],
+    subscribers: SubsOpt,
+    config: ConfigOpt = None,
+) -> None:
+    """Produce a usage file to the usage topic, keyed by account."""
+    from rater.sim import BadInput, read_usage
+    from rater.stream.tools import account_keys, produce_usage
+
+    s = _settings(config)
+    try:
+        keys = account_keys(to_commands(load_subscribers(subscribers)))
+    except SubscribersError as e:
+        _fail(str(e))
+    bad: list[BadInput] = []
+    n = produce_usage(s, read_usage(usage, bad), keys)
+    for b in bad:
+        typer.echo(f"{b.source}:{b.line}: not sent: {b.reason}", err=True)
+    typer.echo(f"{n} usage records sent to {s.topics.usage}")
+
+
+@app.command()
+def tick(
+    config: ConfigOpt = None,
+    at: Annotated[str | None, typer.Option("--at", help="time to tick to (default now)")] = None,
+) -> None:
+    """Send the clock to every partition (run it from a Kubernetes CronJob)."""
+    from rater.stream.tools import send_tick
+
+    s = _settings(config)
+    n, t = send_tick(s, _time(at))
+    typer.echo(f"tick {t} sent to {n} partitions of {s.topics.commands}")
+
+
+@app.command()
+def balance(msisdn: str, config: ConfigOpt = None) -> None:
+    """A subscriber's buckets, used and remaining, cycle and throttle state (from Redis)."""
+    import redis
+
+    from rater.report import balance_text
+    from rater.store.redis import RedisStore
+    from rater.stream.kafka import partition_count
+    from rater.stream.tools import read_balance
+
+    s = _settings(config)
+    url = s.redis_url.get_secret_value()
+    client = redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
+    found = read_balance(
+        RedisStore(client, s.namespace), partition_count(s, s.topics.usage), msisdn
+    )
+    if found is None:
+        _fail(f"no subscriber {msisdn} in Redis namespace {s.namespace}")
+        return
+    part, account = found
+    typer.echo(f"(partition {part}, account {account.key})")
+    typer.echo(balance_text(account.lines[msisdn]))
+
+
+@app.command()
+def report(
+    config: ConfigOpt = None,
+    subscribers: Annotated[
+        Path | None, typer.Option("--subscribers", help="also show these subscribers' balances")
+    ] = None,
+) -> None:
+    """What the stream produced: per-subscriber charges, throttles, dead letters, balances."""
+    from collections import Counter
+
+    from rater.codec import avro
+    from rater.report import subscriber_table
+    from rater.stream.tools import read_events, read_topic
+
+    s = _settings(config)
+    events = read_events(s)
+    typer.echo(f"Output events in {s.topics.charges} and friends: {len(events)}\n")
+    typer.echo(subscriber_table(events))
+    dead = [avro.decode_dead_letter(v) for _, v in read_topic(s, s.topics.dead_letter)]
+    reasons = Counter(d.error_class for d in dead)
+    typer.echo(
+        f"\nDead letters in {s.topics.dead_letter}: {len(dead)}"
+        + "".join(f"\n  {k}: {v}" for k, v in sorted(reasons.items()))
+    )
+    for d in dead:
+        typer.echo(f"  {d.source_topic}[{d.source_partition}]@{d.source_offset}: {d.error}")
+    if subscribers is not None:
+        for spec in load_subscribers(subscribers):
+            typer.echo("")
+            balance(spec.msisdn, config)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Exceptions of the codec layer and the stable error classes put on dead letters."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    """Stable, machine-readable reasons why an input was not processed.
+
+    They end up in `DeadLetter.error_class` (an Avro string, so new ones can be added
+    without a schema change). Being a StrEnum, a member compares equal to its text.
+    """
+
+    DECODE_ERROR = "DECODE_ERROR"  # bytes that are not a valid message of the schema
+    SCHEMA_MISMATCH = "SCHEMA_MISMATCH"  # a valid-looking message of another schema/version
+    UNKNOWN_SUBSCRIBER = "UNKNOWN_SUBSCRIBER"
+    INVALID_VALUE = "INVALID_VALUE"  # decodes, but a value is absurd (validate.check_usage)
+    FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"  # decodes, but starts too far in the future
+
+
+class DecodeError(ValueError):
+    """Input that cannot be turned into a domain object.
+
+    `reason_class` is DECODE_ERROR or SCHEMA_MISMATCH (an `ErrorClass` value, kept as a
+    plain str), `message` a human-readable explanation naming the type, field or byte.
+    """
+
+    reason_class: str
+    message: str
+
+    def __init__(self, reason_class: str, message: str) -> None:
+        super().__init__(reason_class, message)
+        self.reason_class = str(reason_class)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.reason_class}: {self.message}"
+
+
+class EncodeError(ValueError):
+    """A domain object that cannot be encoded (wrong type in a field, out-of-range int...).
+
+    Only happens on a programming error: the dataclasses' type hints rule it out.
+    """
+
+
+class SchemaError(RuntimeError):
+    """The schema files are missing, invalid, or do not match the Python dataclasses."""

@@ -1,0 +1,108 @@
+"""Service configuration: a YAML file, then environment variables (12-factor), then
+defaults that work against the local Kafka and Redis of scripts/services.sh.
+
+Environment: every field as RATER_<FIELD> (e.g. RATER_GROUP_ID), plus the common
+KAFKA_BOOTSTRAP_SERVERS and REDIS_URL. docs/configuration.md lists every field.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Topics(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    usage: str = "rater.usage"
+    commands: str = "rater.commands"
+    charges: str = "rater.charges"
+    throttle: str = "rater.throttle"
+    notifications: str = "rater.notifications"
+    unrated: str = "rater.unrated"
+    dead_letter: str = "rater.deadletter"
+
+    def outputs(self) -> list[str]:
+        return [self.charges, self.throttle, self.notifications, self.unrated, self.dead_letter]
+
+    def inputs(self) -> list[str]:
+        return [self.usage, self.commands]
+
+
+class Settings(BaseSettings):
+    """Everything `rater run` and the tools around it need to know."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RATER_", frozen=True, extra="forbid", env_nested_delimiter="__"
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "RATER_KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"
+        ),
+    )
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"),
+        validation_alias=AliasChoices("REDIS_URL", "RATER_REDIS_URL", "redis_url"),
+    )
+    redis_cluster: bool = False
+    catalog: Path = Path("examples/catalog-basic.yaml")
+    group_id: str = "rater"
+    instance_id: str = Field(default_factory=socket.gethostname)
+    namespace: str = "rater"  # Redis key namespace; replays use their own
+    topics: Topics = Topics()
+    partitions: int = Field(4, ge=1)  # for topic creation by `rater topics`
+    batch_size: int = Field(5000, ge=1)
+    batch_timeout_s: float = Field(0.2, gt=0)
+    transaction_timeout_ms: int = Field(10_000, ge=1000)
+    max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter
+    metrics_port: int = Field(9400, ge=0, le=65535)  # 0: no HTTP endpoint
+    metrics_host: str = "127.0.0.1"
+    schema_registry_url: str | None = None
+    kafka: dict[str, str] = {}  # extra librdkafka settings for both clients
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # environment beats the file (passed as init values), which beats defaults
+        return env_settings, init_settings
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used, naming the file, field and reason."""
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {}
+    source = "environment"
+    if path is not None:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as e:
+        problems = [
+            f"{source}: field {'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
+            for err in e.errors()
+        ]
+        raise ConfigError("\n".join(problems)) from None

@@ -1,0 +1,95 @@
+"""Every Prometheus metric of the service, in one place (the core never touches them),
+and the small HTTP endpoint that serves /metrics, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+RECORDS = Counter("rater_records_total", "Input messages processed", ["topic", "outcome"])
+DEAD_LETTERS = Counter(
+    "rater_dead_letters_total", "Messages sent to the dead-letter topic", ["reason"]
+)
+EVENTS = Counter("rater_events_total", "Output events written", ["type"])
+FEN = Counter("rater_fen_total", "Money rated, in fen", ["kind"])
+THROTTLES = Counter("rater_throttle_events_total", "Throttle and restore events", ["action"])
+UNRATED = Counter("rater_unrated_total", "Records not rated, by reason", ["reason"])
+BATCH_SECONDS = Histogram(
+    "rater_batch_seconds",
+    "Time to rate, store and commit one batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_RECORDS = Histogram(
+    "rater_batch_records",
+    "Input messages per batch",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
+)
+RECORD_LATENCY = Histogram(
+    "rater_record_latency_seconds",
+    "From the input message's timestamp to its commit",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RECOVERIES = Counter("rater_recoveries_total", "Batches re-emitted from Redis after a crash")
+FENCED = Counter("rater_fenced_total", "Writes refused because a newer owner took over")
+ABORTS = Counter("rater_transaction_aborts_total", "Kafka transactions aborted")
+PARTITIONS = Gauge("rater_assigned_partitions", "Input partitions owned by this process")
+LAG = Gauge(
+    "rater_consumer_lag", "Messages behind the end of the input partition", ["topic", "partition"]
+)
+LAST_BATCH = Gauge("rater_last_batch_timestamp_seconds", "When the loop last completed a batch")
+
+
+class Health:
+    """Liveness: the loop turned recently. Readiness: it owns partitions or is idle."""
+
+    def __init__(self, stale_after_s: float = 60.0) -> None:
+        self.stale_after_s = stale_after_s
+        self.beat = time.monotonic()
+        self.ready = False
+
+    def heartbeat(self) -> None:
+        self.beat = time.monotonic()
+        LAST_BATCH.set(time.time())
+
+    def alive(self) -> bool:
+        return time.monotonic() - self.beat < self.stale_after_s
+
+
+def serve(host: str, port: int, health: Health) -> ThreadingHTTPServer:
+    """Start the HTTP endpoint in a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path == "/metrics":
+                body, status, ctype = generate_latest(), 200, CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                ok = health.alive()
+                body, status, ctype = (
+                    (b"ok\n" if ok else b"stale\n"),
+                    (200 if ok else 503),
+                    "text/plain",
+                )
+            elif self.path == "/readyz":
+                ok = health.ready
+                body, status, ctype = (
+                    (b"ready\n" if ok else b"not ready\n"),
+                    (200 if ok else 503),
+                    "text/plain",
+                )
+            else:
+                body, status, ctype = b"not found\n", 404, "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server

@@ -1,0 +1,200 @@
+"""Redis state store: each input partition's state lives under one hash tag, so every
+step that touches it is atomic on one node, Redis Cluster included.
+
+Keys of partition p in namespace ns (a replay uses its own namespace):
+
+    {ns:p}:epoch     owner epoch; bumped by each new owner, checked by every write
+    {ns:p}:wm        hash: next offset to apply per input topic, plus "out", the encoded
+                     output messages of the last applied batch (re-emitted if Kafka did
+                     not commit them)
+    {ns:p}:a:<key>   one account (JSON)
+    {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
+    {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
+
+The write of a batch is one Lua script: fencing check, expected watermark check,
+accounts, due times, directory, new watermark and the batch's outputs, all or nothing.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+
+from rater.core.state import Account
+
+
+class Fenced(Exception):
+    """A newer owner has claimed the partition: this process must not write to it."""
+
+
+class WatermarkMismatch(Exception):
+    """The stored watermark is not where this batch started: someone else applied it."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """One output message, ready for the producer."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+def pack_messages(msgs: Sequence[OutMessage]) -> bytes:
+    """A compact binary list of messages: the batch's outputs kept in Redis."""
+    parts = [struct.pack(">I", len(msgs))]
+    for m in msgs:
+        t = m.topic.encode()
+        parts.append(struct.pack(">HII", len(t), len(m.key), len(m.value)))
+        parts += [t, m.key, m.value]
+    return b"".join(parts)
+
+
+def unpack_messages(blob: bytes) -> list[OutMessage]:
+    (n,) = struct.unpack_from(">I", blob, 0)
+    pos = 4
+    out: list[OutMessage] = []
+    for _ in range(n):
+        lt, lk, lv = struct.unpack_from(">HII", blob, pos)
+        pos += 10
+        topic = blob[pos : pos + lt].decode()
+        pos += lt
+        key = blob[pos : pos + lk]
+        pos += lk
+        value = blob[pos : pos + lv]
+        pos += lv
+        out.append(OutMessage(topic, key, value))
+    return out
+
+
+_COMMIT = """
+-- KEYS: epoch, wm, due, dir, account keys...
+-- ARGV: epoch, n_wm, (field, expected, new) * n_wm, out, n_acct, (value, due) * n_acct,
+--       n_dir, (msisdn, key) * n_dir, acct_prefix_len
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED')
+end
+local n_wm = tonumber(ARGV[2])
+local i = 3
+for _ = 1, n_wm do
+  local cur = redis.call('HGET', KEYS[2], ARGV[i]) or '0'
+  if cur ~= ARGV[i + 1] then
+    return redis.error_reply('WATERMARK ' .. ARGV[i] .. ' at ' .. cur .. ' not ' .. ARGV[i + 1])
+  end
+  i = i + 3
+end
+i = 3
+for _ = 1, n_wm do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+  i = i + 3
+end
+redis.call('HSET', KEYS[2], 'out', ARGV[i])
+i = i + 1
+local n_acct = tonumber(ARGV[i])
+i = i + 1
+local plen = tonumber(ARGV[#ARGV])
+for k = 1, n_acct do
+  local key = KEYS[4 + k]
+  redis.call('SET', key, ARGV[i])
+  redis.call('ZADD', KEYS[3], ARGV[i + 1], string.sub(key, plen + 1))
+  i = i + 2
+end
+local n_dir = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, n_dir do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+return 'OK'
+"""
+
+
+class RedisStore:
+    """Partition-scoped state in Redis (standalone or Cluster client)."""
+
+    def __init__(self, client: redis.Redis | Any, namespace: str = "rater") -> None:
+        self.r: Any = client
+        self.ns = namespace
+        self._commit = client.register_script(_COMMIT)
+
+    def tag(self, partition: int) -> str:
+        return f"{{{self.ns}:{partition}}}"
+
+    def _acct_prefix(self, partition: int) -> str:
+        return f"{self.tag(partition)}:a:"
+
+    def claim(self, partition: int) -> int:
+        """Become the partition's owner: a new epoch fences every earlier owner."""
+        return int(self.r.incr(f"{self.tag(partition)}:epoch"))
+
+    def watermark(self, partition: int) -> tuple[dict[str, int], bytes | None]:
+        """Next offset to apply per topic, and the last applied batch's outputs."""
+        raw: dict[bytes, bytes] = self.r.hgetall(f"{self.tag(partition)}:wm")
+        out = raw.pop(b"out", None)
+        return {k.decode(): int(v) for k, v in raw.items()}, out
+
+    def load(self, partition: int, keys: Iterable[str]) -> dict[str, Account]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        prefix = self._acct_prefix(partition)
+        blobs = self.r.mget([prefix + k for k in keys])
+        return {
+            k: Account.from_dict(orjson.loads(b)) for k, b in zip(keys, blobs, strict=True) if b
+        }
+
+    def due_keys(self, partition: int, until: int) -> list[str]:
+        """Accounts of the partition with a change due at or before `until`."""
+        raw = self.r.zrangebyscore(f"{self.tag(partition)}:due", "-inf", until)
+        return [k.decode() for k in raw]
+
+    def account_key(self, partition: int, msisdn: str) -> str | None:
+        v = self.r.hget(f"{self.tag(partition)}:dir", msisdn)
+        return v.decode() if v is not None else None
+
+    def commit(
+        self,
+        partition: int,
+        epoch: int,
+        watermark: Mapping[str, tuple[int, int]],
+        accounts: Mapping[str, Account],
+        directory: Mapping[str, str],
+        out: bytes,
+    ) -> None:
+        """Write a batch atomically. `watermark` maps topic -> (expected, new) next offset."""
+        tag = self.tag(partition)
+        prefix = self._acct_prefix(partition)
+        keys = [f"{tag}:epoch", f"{tag}:wm", f"{tag}:due", f"{tag}:dir"]
+        args: list[Any] = [epoch, len(watermark)]
+        for topic, (expected, new) in watermark.items():
+            args += [topic, expected, new]
+        args += [out, len(accounts)]
+        for key, acct in accounts.items():
+            keys.append(prefix + key)
+            args += [orjson.dumps(acct.to_dict()), acct.next_due]
+        args.append(len(directory))
+        for msisdn, key in directory.items():
+            args += [msisdn, key]
+        args.append(len(prefix))
+        try:
+            self._commit(keys=keys, args=args)
+        except redis.ResponseError as e:
+            msg = str(e)
+            if msg.startswith("FENCED"):
+                raise Fenced(f"partition {partition}: epoch {epoch} is no longer the owner") from e
+            if msg.startswith("WATERMARK"):
+                raise WatermarkMismatch(f"partition {partition}: {msg}") from e
+            raise
+
+    def find_account(self, msisdn: str, partitions: int) -> tuple[int, str] | None:
+        """Which partition and account hold `msisdn` (for `rater balance`)."""
+        for p in range(partitions):
+            key = self.account_key(p, msisdn)
+            if key is not None:
+                return p, key
+        return None

@@ -1,0 +1,186 @@
+"""One partition's batch: decode, order, rate through the core, encode the outputs.
+
+No Kafka client and no Redis client here: messages come in as `InMessage`, accounts
+through a loader function, and what must be written comes out as a `BatchResult`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from rater import metrics
+from rater.codec import avro
+from rater.codec.deadletter import dead_letter_for
+from rater.codec.errors import DecodeError, ErrorClass
+from rater.codec.validate import check_usage
+from rater.config import Topics
+from rater.core.engine import Rater, Status
+from rater.core.events import (
+    ChargeEvent,
+    Event,
+    NotificationEvent,
+    ThrottleEvent,
+    UnratedEvent,
+)
+from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
+from rater.core.state import Account
+from rater.store.redis import OutMessage
+
+
+@dataclass(frozen=True, slots=True)
+class InMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: int  # ms, the producer's
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accounts: dict[str, Account] = field(default_factory=dict)  # changed accounts
+    directory: dict[str, str] = field(default_factory=dict)  # new MSISDN -> account key
+    out: list[OutMessage] = field(default_factory=list)
+
+
+Decoded = UsageRecord | Command | Tick
+
+
+class BatchRater:
+    def __init__(
+        self,
+        rater: Rater,
+        topics: Topics,
+        max_future_ms: int,
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.rater = rater
+        self.topics = topics
+        self.max_future_ms = max_future_ms
+        self.now_ms = now_ms
+        self._event_topic: dict[type, str] = {
+            ChargeEvent: topics.charges,
+            ThrottleEvent: topics.throttle,
+            NotificationEvent: topics.notifications,
+            UnratedEvent: topics.unrated,
+        }
+
+    def _dead(self, res: BatchResult, m: InMessage, error: DecodeError | tuple[str, str]) -> None:
+        dl = dead_letter_for(m.value, m.key, m.topic, m.partition, m.offset, error, self.now_ms())
+        metrics.DEAD_LETTERS.labels(dl.error_class).inc()
+        metrics.RECORDS.labels(m.topic, "dead_letter").inc()
+        res.out.append(
+            OutMessage(self.topics.dead_letter, m.key or b"", avro.encode_dead_letter(dl))
+        )
+
+    def _decode(self, m: InMessage, res: BatchResult, now: int) -> Decoded | None:
+        try:
+            if m.topic == self.topics.usage:
+                rec = avro.decode_usage(m.value)
+                problem = check_usage(rec, now, self.max_future_ms)
+                if problem is not None:
+                    self._dead(res, m, problem)
+                    return None
+                return rec
+            return avro.decode_command(m.value)
+        except DecodeError as e:
+            self._dead(res, m, e)
+            return None
+
+    @staticmethod
+    def _time(item: Decoded) -> int:
+        return item.start_time if isinstance(item, UsageRecord) else item.time
+
+    def rate(
+        self,
+        msgs: Iterable[InMessage],
+        load: Callable[[set[str]], dict[str, Account]],
+        due: Callable[[int], list[str]],
+    ) -> BatchResult:
+        """Rate one partition's new messages. Usage and commands keep their own order
+        and are merged by event time (commands first on a tie)."""
+        res = BatchResult()
+        now = self.now_ms()
+        usage: list[tuple[InMessage, Decoded]] = []
+        cmds: list[tuple[InMessage, Decoded]] = []
+        for m in msgs:
+            item = self._decode(m, res, now)
+            if item is not None:
+                (usage if m.topic == self.topics.usage else cmds).append((m, item))
+        ordered = _merge(cmds, usage, self._time)
+
+        keys: set[str] = set()
+        ticks = [it.time for _, it in ordered if isinstance(it, Tick)]
+        for m, it in ordered:
+            if not isinstance(it, Tick):
+                keys.add(_account_key(m, it))
+        if ticks:
+            keys.update(due(max(ticks)))
+        accounts = load(keys)
+        rater = self.rater
+        for m, it in ordered:
+            if isinstance(it, Tick):
+                for key in sorted(accounts):
+                    out = rater.apply(accounts[key], it)
+                    if out.events:
+                        res.accounts[key] = accounts[key]
+                        self._emit(res, out.events)
+                metrics.RECORDS.labels(m.topic, "tick").inc()
+                continue
+            key = _account_key(m, it)
+            outcome = rater.apply(accounts.get(key), it)
+            if outcome.status == Status.UNKNOWN_SUBSCRIBER:
+                self._dead(
+                    res,
+                    m,
+                    (ErrorClass.UNKNOWN_SUBSCRIBER, f"no subscriber {it.msisdn} in account {key}"),
+                )
+                continue
+            if outcome.account is not None:
+                accounts[key] = outcome.account
+                res.accounts[key] = outcome.account
+                if isinstance(it, NewSubscriber) and it.msisdn in outcome.account.lines:
+                    res.directory[it.msisdn] = key
+            metrics.RECORDS.labels(m.topic, outcome.status.lower()).inc()
+            self._emit(res, outcome.events)
+        return res
+
+    def _emit(self, res: BatchResult, events: list[Event]) -> None:
+        for e in events:
+            res.out.append(
+                OutMessage(self._event_topic[type(e)], e.msisdn.encode(), avro.encode_event(e))
+            )
+
+
+def _account_key(m: InMessage, item: UsageRecord | Command) -> str:
+    """Producers key every input by its account (the owner's MSISDN for a sharing group)."""
+    if m.key:
+        return m.key.decode()
+    return Rater.routing_key(item)
+
+
+def _merge(
+    a: list[tuple[InMessage, Decoded]],
+    b: list[tuple[InMessage, Decoded]],
+    when: Callable[[Decoded], int],
+) -> list[tuple[InMessage, Decoded]]:
+    """Stable merge of two lists each in offset order, by event time; `a` wins ties."""
+    if not a:
+        return b
+    if not b:
+        return a
+    out: list[tuple[InMessage, Decoded]] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if when(a[i][1]) <= when(b[j][1]):
+            out.append(a[i])
+            i += 1
+        else:
+            out.append(b[j])
+            j += 1
+    out.extend(a[i:])
+    out.extend(b[j:])
+    return out

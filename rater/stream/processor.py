@@ -1,0 +1,360 @@
+"""`rater run`: the streaming rater, effectively once.
+
+How one batch is made durable (docs/exactly-once.md has the crash-by-crash argument):
+
+1. `consume()` a batch from the usage and command topics (partition i of both is owned
+   by one process: range assignment over co-partitioned topics).
+2. Per partition: drop messages below the partition's applied watermark (they were
+   applied before a crash; their outputs come from Redis, step 0 below).
+3. Decode, rate through the core, encode the output events (`BatchRater`).
+4. Per partition, one Lua script in Redis writes, all or nothing: the changed accounts,
+   their due times, the new watermark, and the batch's encoded outputs; it refuses if
+   the partition's epoch is not ours (a newer owner exists) or the watermark moved.
+5. Produce the outputs in the Kafka transaction, add the consumer offsets (= the new
+   watermarks) with `send_offsets_to_transaction`, commit.
+
+0. On assignment, a partition is claimed (its epoch bumped: older owners are fenced)
+   and, before its first batch, recovered: if Kafka's committed offset is behind the
+   Redis watermark, the last batch was applied but not committed, so its outputs are
+   produced again from Redis, with the offsets, in one transaction. Never re-rated.
+
+Any Kafka error inside a transaction aborts it and restarts the session from step 0,
+so in-memory state never outlives a failed commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from rater import metrics
+from rater.config import Settings
+from rater.core.engine import Rater
+from rater.store.redis import (
+    Fenced,
+    OutMessage,
+    RedisStore,
+    WatermarkMismatch,
+    pack_messages,
+    unpack_messages,
+)
+from rater.stream.batch import BatchRater, InMessage
+from rater.stream.kafka import consumer_config, producer_config
+
+log = logging.getLogger("rater.stream")
+
+
+@dataclass(slots=True)
+class Owned:
+    """A partition this process owns: its epoch and next offset to apply per topic."""
+
+    epoch: int
+    watermark: dict[str, int]
+    recovered: bool = False
+
+
+class StreamRater:
+    def __init__(
+        self,
+        settings: Settings,
+        rater: Rater,
+        store: RedisStore,
+        health: metrics.Health | None = None,
+    ) -> None:
+        self.s = settings
+        self.rater = rater
+        self.store = store
+        self.batch = BatchRater(rater, settings.topics, settings.max_future_ms)
+        self.health = health or metrics.Health()
+        self.stop = threading.Event()
+        self.owned: dict[int, Owned] = {}
+        self.consumer: Consumer | None = None
+        self.producer: Producer | None = None
+
+    # -- session -------------------------------------------------------------------
+
+    def _open(self) -> None:
+        tid = f"{self.s.group_id}-{self.s.instance_id}"
+        self.producer = Producer(producer_config(self.s, tid))
+        self.producer.init_transactions(30)
+        self.consumer = Consumer(consumer_config(self.s))
+        self.consumer.subscribe(
+            self.s.topics.inputs(),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+
+    def _close(self) -> None:
+        if self.consumer is not None:
+            try:
+                self.consumer.close()  # leaves the group: a quick rebalance for the others
+            except KafkaException as e:
+                log.warning("consumer close: %s", e)
+        if self.producer is not None:
+            self.producer.flush(10)
+        self.consumer = self.producer = None
+        self.owned.clear()
+        metrics.PARTITIONS.set(0)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for n in sorted({tp.partition for tp in partitions}):
+            epoch = self.store.claim(n)
+            wm, _ = self.store.watermark(n)
+            self.owned[n] = Owned(epoch, wm)
+            log.info("assigned partition %d (epoch %d, watermark %s)", n, epoch, wm)
+        metrics.PARTITIONS.set(len(self.owned))
+        self.health.ready = True
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for n in {tp.partition for tp in partitions}:
+            self.owned.pop(n, None)
+            log.info("revoked partition %d", n)
+        metrics.PARTITIONS.set(len(self.owned))
+
+    # -- step 0: recovery ------------------------------------------------------------
+
+    def _recover(self) -> None:
+        assert self.consumer is not None and self.producer is not None
+        todo = [n for n, o in self.owned.items() if not o.recovered]
+        if not todo:
+            return
+        topics = self.s.topics.inputs()
+        committed = self.consumer.committed(
+            [TopicPartition(t, n) for n in todo for t in topics], timeout=30
+        )
+        by_part: dict[int, dict[str, int]] = defaultdict(dict)
+        for tp in committed:
+            by_part[tp.partition][tp.topic] = tp.offset
+        for n in todo:
+            own = self.owned[n]
+            wm, out = self.store.watermark(n)
+            own.watermark = wm
+            kafka = by_part[n]
+            behind = {t: o for t, o in wm.items() if kafka.get(t, OFFSET_INVALID) < o}
+            ahead = {t: kafka[t] for t in topics if kafka.get(t, OFFSET_INVALID) > wm.get(t, 0)}
+            if behind and out:
+                msgs = unpack_messages(out)
+                log.warning(
+                    "partition %d: re-emitting %d events of a batch applied in Redis "
+                    "but not committed in Kafka",
+                    n,
+                    len(msgs),
+                )
+                self.producer.begin_transaction()
+                self._produce(msgs)
+                self._commit_offsets({(t, n): o for t, o in wm.items()})
+                metrics.RECOVERIES.inc()
+            if ahead:
+                # Redis lost writes that Kafka committed (e.g. a power loss with
+                # appendfsync everysec): rate them again from the watermark. Their
+                # events were already sent and carry the same ids.
+                log.error(
+                    "partition %d: Redis watermark %s is behind Kafka %s; re-rating "
+                    "from the watermark",
+                    n,
+                    wm,
+                    kafka,
+                )
+                for t in ahead:
+                    self.consumer.seek(TopicPartition(t, n, wm.get(t, 0)))
+            own.recovered = True
+
+    # -- steps 1-5 -------------------------------------------------------------------
+
+    def _produce(self, msgs: list[OutMessage]) -> None:
+        assert self.producer is not None
+        produce = self.producer.produce
+        for i, m in enumerate(msgs):
+            try:
+                produce(m.topic, m.value, m.key)
+            except BufferError:
+                self.producer.poll(0.05)
+                produce(m.topic, m.value, m.key)
+            if i % 10_000 == 9_999:
+                self.producer.poll(0)
+
+    def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        assert self.producer is not None and self.consumer is not None
+        self.producer.send_offsets_to_transaction(
+            [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+            self.consumer.consumer_group_metadata(),
+            30,
+        )
+        self.producer.commit_transaction(30)
+
+    def process(self, msgs: list[Message]) -> int:
+        """Steps 2-5 for one consumed batch; returns the input messages applied."""
+        assert self.producer is not None
+        by_part: dict[int, list[InMessage]] = defaultdict(list)
+        offsets: dict[tuple[str, int], int] = {}
+        oldest = None
+        for msg in msgs:
+            if msg.error() is not None:
+                log.warning("consume error: %s", msg.error())
+                continue
+            n = msg.partition() or 0
+            if n not in self.owned:
+                continue
+            topic = msg.topic() or ""
+            offset = msg.offset() or 0
+            offsets[(topic, n)] = offset + 1
+            if offset < self.owned[n].watermark.get(topic, 0):
+                continue  # applied before a crash; outputs re-emitted by recovery
+            ts = msg.timestamp()[1]
+            oldest = ts if oldest is None or ts < oldest else oldest
+            by_part[n].append(InMessage(topic, n, offset, msg.key(), msg.value() or b"", ts))
+        if not offsets:
+            return 0
+        self.producer.begin_transaction()
+        applied = 0
+        try:
+            for n, pmsgs in by_part.items():
+                own = self.owned[n]
+                res = self.batch.rate(
+                    pmsgs,
+                    partial(self.store.load, n),
+                    partial(self.store.due_keys, n),
+                )
+                new_wm = dict(own.watermark)
+                for m in pmsgs:
+                    new_wm[m.topic] = max(new_wm.get(m.topic, 0), m.offset + 1)
+                self.store.commit(
+                    n,
+                    own.epoch,
+                    {
+                        t: (own.watermark.get(t, 0), o)
+                        for t, o in new_wm.items()
+                        if o != own.watermark.get(t, 0)
+                    },
+                    res.accounts,
+                    res.directory,
+                    pack_messages(res.out),
+                )
+                own.watermark = new_wm
+                self._produce(res.out)
+                applied += len(pmsgs)
+            self._commit_offsets(offsets)
+        except (Fenced, WatermarkMismatch) as e:
+            metrics.FENCED.inc()
+            log.error("%s: giving the partition up", e)
+            self._abort()
+            raise
+        except Exception:
+            self._abort()
+            raise
+        if oldest is not None:
+            metrics.RECORD_LATENCY.observe(max(0.0, time.time() - oldest / 1000))
+        return applied
+
+    def _abort(self) -> None:
+        metrics.ABORTS.inc()
+        if self.producer is not None:
+            try:
+                self.producer.abort_transaction(30)
+            except KafkaException as e:
+                log.warning("abort: %s", e)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, drain: bool = False, max_restarts: int = 20) -> None:
+        """Run until SIGTERM/SIGINT (or, with `drain`, until the inputs are all applied)."""
+        restarts = 0
+        while not self.stop.is_set():
+            self._open()
+            try:
+                self._loop(drain)
+                return
+            except (KafkaException, Fenced, WatermarkMismatch) as e:
+                restarts += 1
+                log.warning("session restart %d after: %s", restarts, e)
+                if restarts > max_restarts:
+                    raise
+                time.sleep(min(5.0, 0.2 * restarts))
+            finally:
+                self._close()
+
+    def _loop(self, drain: bool) -> None:
+        assert self.consumer is not None
+        while not self.stop.is_set():
+            msgs = self.consumer.consume(self.s.batch_size, self.s.batch_timeout_s)
+            self._recover()
+            t0 = time.perf_counter()
+            applied = self.process(msgs) if msgs else 0
+            self.health.heartbeat()
+            if applied:
+                metrics.BATCH_SECONDS.observe(time.perf_counter() - t0)
+                metrics.BATCH_RECORDS.observe(applied)
+            elif drain and not msgs and self._drained():
+                log.info("drained: every owned input partition is at its end")
+                return
+
+    def _drained(self) -> bool:
+        """True when this process owns partitions and has applied all they hold."""
+        assert self.consumer is not None
+        assignment = self.consumer.assignment()
+        if not assignment or not self.owned:
+            return False
+        for tp in self.consumer.position(assignment):
+            _, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            if tp.offset < high and not (tp.offset < 0 and high == 0):
+                return False
+        return all(o.recovered for o in self.owned.values())
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %d: finishing the batch, then leaving the group", signum)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def run_service(settings: Settings, drain: bool = False) -> None:
+    """Build the service from settings and run it (the body of `rater run`)."""
+    import redis
+
+    from rater.catalog import load_catalog
+
+    catalog = load_catalog(settings.catalog)
+    url = settings.redis_url.get_secret_value()
+    client: Any = (
+        redis.RedisCluster.from_url(url) if settings.redis_cluster else redis.Redis.from_url(url)
+    )
+    health = metrics.Health()
+    server = (
+        metrics.serve(settings.metrics_host, settings.metrics_port, health)
+        if settings.metrics_port
+        else None
+    )
+    svc = StreamRater(settings, Rater(catalog), RedisStore(client, settings.namespace), health)
+    svc.install_signal_handlers()
+    log.info(
+        "rater %s: catalog %s (version %s), group %s, instance %s",
+        "run",
+        settings.catalog,
+        catalog.version,
+        settings.group_id,
+        settings.instance_id,
+    )
+    try:
+        svc.run(drain)
+    finally:
+        if server is not None:
+            server.shutdown()

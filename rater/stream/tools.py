@@ -1,0 +1,129 @@
+"""The jobs around the service: create topics, load subscribers as commands, produce
+usage, send clock ticks, read a subscriber's balance from Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from confluent_kafka import Producer
+
+from rater.codec import avro
+from rater.config import Settings
+from rater.core.engine import Rater
+from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
+from rater.core.state import Account
+from rater.store.redis import RedisStore
+from rater.stream.kafka import partition_count, producer_config
+
+
+def _deliver_all(p: Producer) -> None:
+    remaining = p.flush(60)
+    if remaining:
+        raise RuntimeError(f"{remaining} messages not delivered to Kafka")
+
+
+def account_keys(commands: Iterable[Command]) -> dict[str, str]:
+    """MSISDN -> account key, from the commands that create subscribers."""
+    return {c.msisdn: Rater.routing_key(c) for c in commands if isinstance(c, NewSubscriber)}
+
+
+def produce_commands(s: Settings, commands: list[Command]) -> int:
+    """Commands on the command topic, keyed by account so they meet the account's usage."""
+    keys = account_keys(commands)
+    p = Producer(producer_config(s) | {"enable.idempotence": True})
+    for c in commands:
+        key = keys.get(c.msisdn, c.msisdn)
+        _produce(p, s.topics.commands, key.encode(), avro.encode_command(c))
+    _deliver_all(p)
+    return len(commands)
+
+
+def produce_usage(s: Settings, records: Iterable[UsageRecord], keys: Mapping[str, str]) -> int:
+    p = Producer(producer_config(s) | {"enable.idempotence": True})
+    n = 0
+    for r in records:
+        _produce(p, s.topics.usage, keys.get(r.msisdn, r.msisdn).encode(), avro.encode_usage(r))
+        n += 1
+    _deliver_all(p)
+    return n
+
+
+def _produce(p: Producer, topic: str, key: bytes, value: bytes, **kw: Any) -> None:
+    while True:
+        try:
+            p.produce(topic, value, key, **kw)
+            return
+        except BufferError:
+            p.poll(0.1)
+
+
+def send_tick(s: Settings, at_ms: int | None = None) -> tuple[int, int]:
+    """One tick to every partition of the command topic: due changes happen for every
+    subscriber, usage or not. Meant for a Kubernetes CronJob."""
+    t = at_ms if at_ms is not None else int(time.time() * 1000)
+    n = partition_count(s, s.topics.commands)
+    p = Producer(producer_config(s) | {"enable.idempotence": True})
+    value = avro.encode_command(Tick(t))
+    for part in range(n):
+        _produce(p, s.topics.commands, b"", value, partition=part)
+    _deliver_all(p)
+    return n, t
+
+
+def read_balance(store: RedisStore, partitions: int, msisdn: str) -> tuple[int, Account] | None:
+    found = store.find_account(msisdn, partitions)
+    if found is None:
+        return None
+    part, key = found
+    accounts = store.load(part, [key])
+    return (part, accounts[key]) if key in accounts else None
+
+
+def read_topic(s: Settings, topic: str, timeout: float = 30.0) -> list[tuple[bytes, bytes]]:
+    """Every committed message of `topic` from the beginning to its current end."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from rater.stream.kafka import consumer_config
+
+    c = Consumer(consumer_config(s, group_id=f"rater-reader-{time.time_ns()}"))
+    try:
+        n = partition_count(s, topic)
+        ends: dict[int, int] = {}
+        for part in range(n):
+            _, high = c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)
+            ends[part] = high
+        c.assign([TopicPartition(topic, part, OFFSET_BEGINNING) for part in range(n)])
+        out: list[tuple[bytes, bytes]] = []
+        done = {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + timeout
+        while len(done) < n and time.monotonic() < deadline:
+            for m in c.consume(1000, 0.5):
+                if m.error() is not None:
+                    continue
+                part, off = m.partition() or 0, m.offset() or 0
+                out.append((m.key() or b"", m.value() or b""))
+                if off + 1 >= ends[part]:
+                    done.add(part)
+            # transaction markers take offsets too: a partition is done at its end position
+            for tp in c.position([TopicPartition(topic, p) for p in range(n)]):
+                if tp.offset >= ends[tp.partition]:
+                    done.add(tp.partition)
+        return out
+    finally:
+        c.close()
+
+
+def read_events(s: Settings) -> list[Any]:
+    """All committed output events (charges, throttles, notifications, unrated)."""
+    kinds = {
+        s.topics.charges: "charge",
+        s.topics.throttle: "throttle",
+        s.topics.notifications: "notification",
+        s.topics.unrated: "unrated",
+    }
+    events: list[Any] = []
+    for topic, kind in kinds.items():
+        events += [avro.decode_event(kind, v) for _, v in read_topic(s, topic)]
+    return events
