@@ -124,10 +124,12 @@ class BatchRater:
         for m, it in ordered:
             if isinstance(it, Tick):
                 for key in sorted(accounts):
-                    out = rater.apply(accounts[key], it)
-                    if out.events:
-                        res.accounts[key] = accounts[key]
-                        self._emit(res, out.events)
+                    acct = accounts[key]
+                    before = acct.next_due
+                    out = rater.apply(acct, it)
+                    if out.events or acct.next_due != before:
+                        res.accounts[key] = acct  # a rollover may change state silently
+                    self._emit(res, out.events)
                 metrics.RECORDS.labels(m.topic, "tick").inc()
                 continue
             key = _account_key(m, it)

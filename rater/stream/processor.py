@@ -311,11 +311,14 @@ class StreamRater:
         assignment = self.consumer.assignment()
         if not assignment or not self.owned:
             return False
-        for tp in self.consumer.position(assignment):
-            _, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if tp.offset < high and not (tp.offset < 0 and high == 0):
+        for tp in assignment:
+            own = self.owned.get(tp.partition)
+            if own is None or not own.recovered:
                 return False
-        return all(o.recovered for o in self.owned.values())
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            if high > low and own.watermark.get(tp.topic, 0) < high:
+                return False
+        return True
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:

@@ -218,3 +218,10 @@ def only_result(outcome: Outcome) -> NotificationEvent:
     [note] = outcome.events
     assert isinstance(note, NotificationEvent)
     return note
+
+
+def is_carried(h: Harness, msisdn: str, bucket_id: str) -> bool:
+    """Whether a bucket (by id, from a Draw) of a line is carried over from last cycle."""
+    b = h.line(msisdn).bucket(bucket_id)
+    assert b is not None, bucket_id
+    return b.carried

@@ -10,7 +10,7 @@ import pytest
 
 from rater.catalog.model import GB, MB
 from rater.core.cycles import from_ms, to_ms
-from rater.core.events import NotificationEvent, NotificationKind, ThrottleAction
+from rater.core.events import ChargeEvent, NotificationEvent, NotificationKind, ThrottleAction
 
 from .helpers import Harness, fees_of
 
@@ -151,4 +151,5 @@ def test_rule_9_a_record_first_applies_what_is_due_before_it() -> None:
     kinds = [type(e).__name__ for e in out.events]
     assert kinds == ["ChargeEvent"] * 11
     assert sum(c.fen for c in fees_of(out.events, "D5")) == 166
-    assert out.events[-1].record_id is not None  # type: ignore[union-attr]
+    last = out.events[-1]
+    assert isinstance(last, ChargeEvent) and last.record_id is not None

@@ -6,7 +6,7 @@ from rater.catalog.model import GB, MB, PackKind
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent
 
-from .helpers import Harness, draws_of, example_catalog, last_charge, pack
+from .helpers import Harness, draws_of, example_catalog, is_carried, last_charge, pack
 
 APRIL = "2026-04-01T00:00:00+08:00"
 
@@ -118,8 +118,8 @@ def test_rule_5_carried_over_night_data_is_used_before_the_new_night_pack() -> N
     c = last_charge(h.data("A", "2026-05-02T01:00:00+08:00", 1 * GB))
     assert [(d.product, d.amount) for d in c.draws] == [("N2G", 512 * MB), ("N2G", 512 * MB)]
     carried, current = c.draws
-    assert h.line("A").bucket(carried.bucket_id).carried  # type: ignore[union-attr]
-    assert not h.line("A").bucket(current.bucket_id).carried  # type: ignore[union-attr]
+    assert is_carried(h, "A", carried.bucket_id)
+    assert not is_carried(h, "A", current.bucket_id)
 
 
 # --- 3. general ------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_rule_5_carried_over_data_is_used_first() -> None:
     c = last_charge(h.data("A", "2026-05-02T13:00:00+08:00", 1 * GB))
     [d] = c.draws
     assert (d.product, d.amount) == ("P58", 1 * GB)
-    assert h.line("A").bucket(d.bucket_id).carried  # type: ignore[union-attr]
+    assert is_carried(h, "A", d.bucket_id)
 
 
 def test_rule_5_the_bucket_that_expires_first_pays_first() -> None:

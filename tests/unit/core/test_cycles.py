@@ -16,10 +16,6 @@ from .helpers import Harness, draws_of, fees_of, last_charge, only_result
 SHANGHAI_MS = 8 * 3600 * 1000
 
 
-def _unrated(events: list[object]) -> list[UnratedEvent]:
-    return [e for e in events if isinstance(e, UnratedEvent)]
-
-
 def test_rule_2_handbook_example_18_april_with_cycle_day_15() -> None:
     # "On 18 April with cycle day 15, the current cycle is 15 April - 14 May."
     c = cycle_at(to_ms("2026-04-18T10:00:00+08:00"), 15, SHANGHAI_MS)
@@ -84,7 +80,11 @@ def test_rule_2_cycle_boundary_is_local_midnight_utc_plus_8() -> None:
     out = h.data("A", "2026-04-14T16:00:00Z", 1 * MB)
     assert last_charge(out).cycle == "2026-04-15"
     [fee] = fees_of(out.events, "P58")
-    assert (fee.event_time, fee.cycle, fee.fen) == (to_ms("2026-04-14T16:00:00Z"), "2026-04-15", 5800)
+    assert (fee.event_time, fee.cycle, fee.fen) == (
+        to_ms("2026-04-14T16:00:00Z"),
+        "2026-04-15",
+        5800,
+    )
 
 
 def test_rule_2_the_night_window_is_in_local_time() -> None:

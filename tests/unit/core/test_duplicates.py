@@ -40,7 +40,9 @@ def test_rule_10_a_duplicate_overage_record_is_not_charged_twice() -> None:
     h.subscribe("A", "P58", APRIL)
     h.data("A", "2026-04-02T12:00:00+08:00", 3 * GB)
     # 1.5 MB overage: ceil(1536 * 29 / 1024) = 44 fen, once.
-    assert last_charge(h.data("A", "2026-04-02T13:00:00+08:00", 1536 * 1024, record_id="o")).fen == 44
+    assert (
+        last_charge(h.data("A", "2026-04-02T13:00:00+08:00", 1536 * 1024, record_id="o")).fen == 44
+    )
     for _ in range(5):
         assert h.data("A", "2026-04-02T13:00:00+08:00", 1536 * 1024, record_id="o").status == (
             Status.DUPLICATE

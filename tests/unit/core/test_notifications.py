@@ -4,7 +4,7 @@ again in the next cycle (rater.core.policy.NOTIFY_THRESHOLDS)."""
 from __future__ import annotations
 
 from rater.catalog.model import GB, MB
-from rater.core.events import NotificationEvent, NotificationKind
+from rater.core.events import Event, NotificationEvent, NotificationKind
 
 from .helpers import Harness
 
@@ -12,7 +12,7 @@ APRIL = "2026-04-01T00:00:00+08:00"
 USAGE = (NotificationKind.USAGE_80, NotificationKind.USAGE_100)
 
 
-def _usage_notes(events: list[object]) -> list[tuple[NotificationKind, str | None, str]]:
+def _usage_notes(events: list[Event]) -> list[tuple[NotificationKind, str | None, str]]:
     return [
         (e.kind, e.product, e.cycle)
         for e in events

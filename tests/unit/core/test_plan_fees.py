@@ -60,9 +60,7 @@ def test_rule_3_monthly_fee_is_charged_whole_at_cycle_start() -> None:
         ("2026-04-30T12:00:00+08:00", 194),
     ],
 )
-def test_rule_3_monthly_fee_is_pro_rated_by_days_at_mid_cycle_activation(
-    at: str, fen: int
-) -> None:
+def test_rule_3_monthly_fee_is_pro_rated_by_days_at_mid_cycle_activation(at: str, fen: int) -> None:
     h = _harness()
     [fee] = fees_of(h.subscribe("A", "P58", at).events, "P58")
     assert fee.fen == fen
@@ -131,9 +129,7 @@ def test_rule_3_daily_fee_exhaustion_is_about_the_plans_data_not_its_minutes() -
     assert [c.fen for c in fees_of(out.events, "DV")] == [450]
 
 
-@pytest.mark.parametrize(
-    ("code", "fee"), [("D5", 500), ("M5", 500), ("D777", 777), ("P58", 5800)]
-)
+@pytest.mark.parametrize(("code", "fee"), [("D5", 500), ("M5", 500), ("D777", 777), ("P58", 5800)])
 @pytest.mark.parametrize(
     ("start", "end"),
     [

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,7 @@ APPS = (None, "migu.video", "other.app")  # migu.video is the directional pack's
 RATING_GROUPS = (None, 3001, 42)  # 3001 is the directional pack's rating group
 
 SETTINGS = settings(
-    max_examples=100,
+    max_examples=int(os.environ.get("RATER_PROPERTY_EXAMPLES", "5")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

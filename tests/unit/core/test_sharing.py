@@ -45,9 +45,7 @@ def test_rule_8_members_share_only_the_owners_plan_and_recurring_packs() -> None
     h = _family("B")
     # At night, for migu.video, 9 GB + 1 MB: B's own 1 GB, A's P58 3 GB, A's R5G 5 GB, then
     # 1 MB of overage at B's plan price: 29 fen. Never A's night, directional or top-up.
-    c = last_charge(
-        h.data("B", "2026-04-05T23:30:00+08:00", 9 * GB + 1 * MB, app="migu.video")
-    )
+    c = last_charge(h.data("B", "2026-04-05T23:30:00+08:00", 9 * GB + 1 * MB, app="migu.video"))
     assert _owned(c) == [
         ("B", "CARD", 1 * GB),
         ("A", "P58", 3 * GB),
@@ -128,8 +126,6 @@ def test_rule_8_members_use_the_shared_data_in_any_province() -> None:
 def test_rule_8_the_owner_is_notified_about_its_pool() -> None:
     h = _family("B")
     out = h.data("B", "2026-04-05T12:00:00+08:00", 4 * GB)  # B 1 GB, then A's P58 3 GB
-    notes = [
-        (e.msisdn, e.kind, e.product) for e in out.events if isinstance(e, NotificationEvent)
-    ]
+    notes = [(e.msisdn, e.kind, e.product) for e in out.events if isinstance(e, NotificationEvent)]
     assert ("A", NotificationKind.USAGE_100, "P58") in notes
     assert draws_of(last_charge(out)) == [("CARD", 1 * GB), ("P58", 3 * GB)]

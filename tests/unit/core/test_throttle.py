@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rater.catalog.model import GB, MB
 from rater.core.cycles import to_ms
-from rater.core.events import ThrottleAction, ThrottleEvent
+from rater.core.events import Event, ThrottleAction, ThrottleEvent
 
 from .helpers import Harness, draws_of, fees_of, last_charge
 
@@ -14,7 +14,7 @@ APRIL = "2026-04-01T00:00:00+08:00"
 MAY = "2026-05-01T00:00:00+08:00"
 
 
-def _throttles(events: list[object]) -> list[ThrottleEvent]:
+def _throttles(events: list[Event]) -> list[ThrottleEvent]:
     return [e for e in events if isinstance(e, ThrottleEvent)]
 
 
