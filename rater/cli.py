@@ -52,7 +52,8 @@ def simulate(
 ) -> None:
     """Rate a usage file offline: no Kafka, no Redis. Events as JSON lines."""
     from rater.core.engine import Rater
-    from rater.sim import BadInput, read_usage, simulate as run_sim
+    from rater.sim import BadInput, read_usage
+    from rater.sim import simulate as run_sim
 
     try:
         cat = load_catalog(catalog)
@@ -89,6 +90,53 @@ def bench_core(
     except CatalogError as e:
         _fail(str(e))
     typer.echo(bench.run(cat, subscribers, records, profile))
+
+
+@bench_app.command("stream")
+def bench_stream(
+    catalog: CatalogOpt = Path("examples/catalog-full.yaml"),
+    subscribers: Annotated[int, typer.Option(help="synthetic subscribers")] = 2_000,
+    records: Annotated[int, typer.Option(help="usage records for the throughput phase")] = (
+        200_000
+    ),
+    rate_fraction: Annotated[
+        float, typer.Option(help="latency phase: produce at this fraction of the throughput")
+    ] = 0.6,
+    latency_seconds: Annotated[float, typer.Option(help="length of each latency phase")] = 10.0,
+    batch_size: Annotated[int | None, typer.Option(help="override Settings.batch_size")] = None,
+    passthrough: Annotated[
+        bool, typer.Option(help="also measure the do-nothing Avro passthrough")
+    ] = True,
+    latency: Annotated[bool, typer.Option(help="also measure produce-to-event latency")] = True,
+    profile: Annotated[
+        bool, typer.Option(help="cProfile the rater's throughput phase (slows it down)")
+    ] = False,
+) -> None:
+    """End-to-end records/s and latency of the streaming rater (exactly-once, real Kafka
+    and Redis) next to a do-nothing Avro passthrough. Uses and then deletes its own topics,
+    groups and Redis namespace."""
+    from rater.bench import stream as bench
+
+    try:
+        load_catalog(catalog)
+    except CatalogError as e:
+        _fail(str(e))
+    if not 0 < rate_fraction <= 1:
+        _fail("--rate-fraction: must be in (0, 1]")
+    bench.run(
+        bench.Options(
+            catalog=catalog,
+            subscribers=subscribers,
+            records=records,
+            rate_fraction=rate_fraction,
+            latency_seconds=latency_seconds,
+            batch_size=batch_size,
+            profile=profile,
+            passthrough=passthrough,
+            latency=latency,
+        ),
+        out=typer.echo,
+    )
 
 
 ConfigOpt = Annotated[

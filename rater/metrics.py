@@ -35,6 +35,10 @@ RECORD_LATENCY = Histogram(
 RECOVERIES = Counter("rater_recoveries_total", "Batches re-emitted from Redis after a crash")
 FENCED = Counter("rater_fenced_total", "Writes refused because a newer owner took over")
 ABORTS = Counter("rater_transaction_aborts_total", "Kafka transactions aborted")
+REDIS_BEHIND = Counter(
+    "rater_redis_behind_kafka_total",
+    "Partitions found with Redis behind Kafka's committed offsets (state re-rated)",
+)
 PARTITIONS = Gauge("rater_assigned_partitions", "Input partitions owned by this process")
 LAG = Gauge(
     "rater_consumer_lag", "Messages behind the end of the input partition", ["topic", "partition"]
@@ -62,7 +66,7 @@ def serve(host: str, port: int, health: Health) -> ThreadingHTTPServer:
     """Start the HTTP endpoint in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 body, status, ctype = generate_latest(), 200, CONTENT_TYPE_LATEST
             elif self.path == "/healthz":

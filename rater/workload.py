@@ -52,6 +52,7 @@ def subscribers(
             entry["packs"] = packs
         if owner is not None and i % sharing_every == 1 and owner["home_province"] == province:
             entry["shares_with"] = owner["msisdn"]
+            entry["activated"] = max(entry["activated"], owner["activated"])  # owner first
         elif i % sharing_every == 0:
             owner = entry
         out.append(entry)

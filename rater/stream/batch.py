@@ -7,6 +7,7 @@ through a loader function, and what must be written comes out as a `BatchResult`
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,41 @@ class BatchResult:
     accounts: dict[str, Account] = field(default_factory=dict)  # changed accounts
     directory: dict[str, str] = field(default_factory=dict)  # new MSISDN -> account key
     out: list[OutMessage] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # what the core emitted
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
+
+    def count_metrics(self) -> None:
+        """Move the service metrics once per batch (per-record label lookups cost µs)."""
+        for (topic, outcome), n in self.outcomes.items():
+            metrics.RECORDS.labels(topic, outcome).inc(n)
+        kinds: Counter[str] = Counter()
+        fen: Counter[str] = Counter()
+        throttles: Counter[str] = Counter()
+        unrated: Counter[str] = Counter()
+        for e in self.events:
+            kinds[type(e).__name__] += 1
+            if isinstance(e, ChargeEvent):
+                fen[e.kind] += e.fen
+            elif isinstance(e, ThrottleEvent):
+                throttles[e.action] += 1
+            elif isinstance(e, UnratedEvent):
+                unrated[e.reason] += 1
+        for name, n in kinds.items():
+            metrics.EVENTS.labels(_EVENT_LABEL[name]).inc(n)
+        for k, n in fen.items():
+            metrics.FEN.labels(k).inc(n)
+        for k, n in throttles.items():
+            metrics.THROTTLES.labels(k).inc(n)
+        for k, n in unrated.items():
+            metrics.UNRATED.labels(k).inc(n)
+
+
+_EVENT_LABEL = {
+    "ChargeEvent": "charge",
+    "ThrottleEvent": "throttle",
+    "NotificationEvent": "notification",
+    "UnratedEvent": "unrated",
+}
 
 
 Decoded = UsageRecord | Command | Tick
@@ -71,7 +107,7 @@ class BatchRater:
     def _dead(self, res: BatchResult, m: InMessage, error: DecodeError | tuple[str, str]) -> None:
         dl = dead_letter_for(m.value, m.key, m.topic, m.partition, m.offset, error, self.now_ms())
         metrics.DEAD_LETTERS.labels(dl.error_class).inc()
-        metrics.RECORDS.labels(m.topic, "dead_letter").inc()
+        res.outcomes[(m.topic, "dead_letter")] += 1
         res.out.append(
             OutMessage(self.topics.dead_letter, m.key or b"", avro.encode_dead_letter(dl))
         )
@@ -130,7 +166,7 @@ class BatchRater:
                     if out.events or acct.next_due != before:
                         res.accounts[key] = acct  # a rollover may change state silently
                     self._emit(res, out.events)
-                metrics.RECORDS.labels(m.topic, "tick").inc()
+                res.outcomes[(m.topic, "tick")] += 1
                 continue
             key = _account_key(m, it)
             outcome = rater.apply(accounts.get(key), it)
@@ -146,11 +182,13 @@ class BatchRater:
                 res.accounts[key] = outcome.account
                 if isinstance(it, NewSubscriber) and it.msisdn in outcome.account.lines:
                     res.directory[it.msisdn] = key
-            metrics.RECORDS.labels(m.topic, outcome.status.lower()).inc()
+            res.outcomes[(m.topic, outcome.status.lower())] += 1
             self._emit(res, outcome.events)
+        res.count_metrics()
         return res
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
+        res.events.extend(events)
         for e in events:
             res.out.append(
                 OutMessage(self._event_topic[type(e)], e.msisdn.encode(), avro.encode_event(e))

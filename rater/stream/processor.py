@@ -86,6 +86,7 @@ class StreamRater:
         self.owned: dict[int, Owned] = {}
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
+        self._lag_at = 0.0
 
     # -- session -------------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class StreamRater:
         if self.producer is not None:
             self.producer.flush(10)
         self.consumer = self.producer = None
+        self.health.ready = False
         self.owned.clear()
         metrics.PARTITIONS.set(0)
 
@@ -120,7 +122,6 @@ class StreamRater:
             self.owned[n] = Owned(epoch, wm)
             log.info("assigned partition %d (epoch %d, watermark %s)", n, epoch, wm)
         metrics.PARTITIONS.set(len(self.owned))
-        self.health.ready = True
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for n in {tp.partition for tp in partitions}:
@@ -172,6 +173,7 @@ class StreamRater:
                     wm,
                     kafka,
                 )
+                metrics.REDIS_BEHIND.inc()
                 for t in ahead:
                     self.consumer.seek(TopicPartition(t, n, wm.get(t, 0)))
             own.recovered = True
@@ -294,7 +296,9 @@ class StreamRater:
         assert self.consumer is not None
         while not self.stop.is_set():
             msgs = self.consumer.consume(self.s.batch_size, self.s.batch_timeout_s)
+            self.health.ready = True  # in the group and turning: idle members are ready too
             self._recover()
+            self._measure_lag()
             t0 = time.perf_counter()
             applied = self.process(msgs) if msgs else 0
             self.health.heartbeat()
@@ -304,6 +308,23 @@ class StreamRater:
             elif drain and not msgs and self._drained():
                 log.info("drained: every owned input partition is at its end")
                 return
+
+    def _measure_lag(self, every_s: float = 5.0) -> None:
+        """Input messages not yet applied, per owned partition (for alerts and autoscaling)."""
+        now = time.monotonic()
+        if now - self._lag_at < every_s or self.consumer is None:
+            return
+        self._lag_at = now
+        for tp in self.consumer.assignment():
+            own = self.owned.get(tp.partition)
+            if own is None:
+                continue
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
+            except KafkaException:
+                continue
+            lag = max(0, high - own.watermark.get(tp.topic, 0)) if high >= 0 else 0
+            metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _drained(self) -> bool:
         """True when this process owns partitions and has applied all they hold."""

@@ -1,0 +1,737 @@
+"""`rater bench stream`: the streaming rater end to end, exactly-once on, against the
+real local Kafka and Redis, next to a do-nothing Avro passthrough with the same Kafka
+settings, batch size and transaction cadence.
+
+One run, in one process, on throwaway topics, consumer groups and Redis namespace
+(all removed at the end):
+
+1. load N synthetic subscribers as commands and apply them (`StreamRater.run(drain=True)`);
+2. rater throughput: produce M usage records, then time a fresh `StreamRater` draining
+   them (start -> partitions assigned -> first batch -> last batch -> drained);
+3. passthrough throughput: the same M records, consumed with the same consumer config,
+   decoded, one ChargeEvent encoded per record, produced transactionally with
+   `send_offsets_to_transaction` per batch;
+4. latency of each: a producer thread produces fresh records at a steady rate (a fraction
+   of the throughput measured above) while the processor runs, and a read_committed
+   consumer of the output topic records, per event, receive time minus the produce time
+   of its input record (linked by `record_id`).
+
+Figures, not pass/fail. The machine's load average is printed with them: on a shared
+2-core box other processes move the numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import dataclasses
+import io
+import logging
+import math
+import os
+import pstats
+import resource
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from rater.bench.core import END, START
+from rater.catalog import load_catalog
+from rater.catalog.model import Catalog
+from rater.codec import avro
+from rater.config import Settings, Topics, load_settings
+from rater.core.engine import Rater
+from rater.core.events import ChargeEvent, ChargeKind, Unit
+from rater.core.inputs import UsageRecord, UsageType
+from rater.store.redis import RedisStore
+from rater.stream.kafka import consumer_config, ensure_topics, producer_config
+from rater.stream.processor import StreamRater
+from rater.stream.tools import account_keys, produce_commands, produce_usage
+from rater.subscribers import parse_subscribers, to_commands
+from rater.workload import subscribers as gen_subscribers
+from rater.workload import usage as gen_usage
+
+PARTITIONS = 4
+TARGET_RATE = 30_000  # records/s, from the issue
+TARGET_RATIO = 0.5  # rater / passthrough
+HOUR_MS = 3_600_000
+
+log = logging.getLogger("rater.bench.stream")
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def _cpu() -> float:
+    """CPU seconds of this process so far (all threads, librdkafka's included)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _redis_cpu(client: Any) -> float:
+    info: dict[str, Any] = client.info("cpu")
+    if "used_cpu_user" not in info:  # a cluster client answers per node
+        return sum(float(v["used_cpu_user"]) + float(v["used_cpu_sys"]) for v in info.values())
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def _pct(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    k = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else math.nan
+
+
+def _high_watermarks(s: Settings, topic: str, partitions: int) -> dict[int, int]:
+    c = Consumer(consumer_config(s, group_id=f"{s.group_id}-probe"))
+    try:
+        return {
+            p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
+            for p in range(partitions)
+        }
+    finally:
+        c.close()
+
+
+def _produce_all(p: Producer, topic: str, items: Iterator[tuple[bytes, bytes]]) -> int:
+    n = 0
+    for key, value in items:
+        while True:
+            try:
+                p.produce(topic, value, key)
+                break
+            except BufferError:
+                p.poll(0.05)
+        n += 1
+    if p.flush(60):
+        raise RuntimeError("usage records not delivered to Kafka")
+    return n
+
+
+# --- timing of the processors -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Timing:
+    """One processor session: wall times (perf_counter) of its milestones."""
+
+    start: float = 0.0
+    assigned: float | None = None  # first partition assignment: group joined
+    first: float | None = None  # start of the first batch with records
+    last: float | None = None  # end of the last batch with records
+    end: float = 0.0  # drained (or stopped)
+    applied: int = 0
+    batches: int = 0
+    cpu: float = 0.0  # process CPU seconds during the session
+    redis_cpu: float = 0.0
+
+    @property
+    def join_s(self) -> float:
+        return (self.assigned or self.start) - self.start
+
+    @property
+    def total_s(self) -> float:
+        return self.end - self.start
+
+    @property
+    def steady_s(self) -> float:
+        if self.first is None or self.last is None:
+            return math.nan
+        return self.last - self.first
+
+    def rate_total(self) -> float:
+        return _rate(self.applied, self.total_s)
+
+    def rate_after_join(self) -> float:
+        return _rate(self.applied, self.end - (self.assigned or self.start))
+
+    def rate_steady(self) -> float:
+        return _rate(self.applied, self.steady_s)
+
+    def lines(self, name: str) -> list[str]:
+        return [
+            f"{name}: {self.applied:,} records in {self.total_s:.2f} s from start to drained "
+            f"-> {self.rate_total():,.0f} records/s",
+            f"  group join + init {self.join_s:.2f} s; after join "
+            f"{self.rate_after_join():,.0f} records/s; first to last batch "
+            f"{self.steady_s:.2f} s -> {self.rate_steady():,.0f} records/s "
+            f"({self.batches} batches, {self.applied / max(self.batches, 1):,.0f} records each)",
+            f"  CPU: this process {self.cpu:.2f} s ({self.cpu / max(self.total_s, 1e-9):.0%} "
+            f"of wall), redis-server {self.redis_cpu:.2f} s; "
+            f"{_rate(self.applied, self.cpu):,.0f} records per process-CPU-second",
+        ]
+
+
+class TimedRater(StreamRater):
+    """The real StreamRater, noting when it joined and when it applied records."""
+
+    def __init__(self, settings: Settings, rater: Rater, store: RedisStore) -> None:
+        super().__init__(settings, rater, store)
+        self.timing = Timing(start=time.perf_counter())
+        self.assigned = threading.Event()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        super()._on_assign(consumer, partitions)
+        if self.timing.assigned is None:
+            self.timing.assigned = time.perf_counter()
+        self.assigned.set()
+
+    def process(self, msgs: list[Message]) -> int:
+        t0 = time.perf_counter()
+        n = super().process(msgs)
+        if n:
+            t = self.timing
+            if t.first is None:
+                t.first = t0
+            t.last = time.perf_counter()
+            t.applied += n
+            t.batches += 1
+        return n
+
+
+def _measured(
+    run: Callable[[], None], timing: Timing, rclient: Any, profile: cProfile.Profile | None
+) -> None:
+    cpu0, rcpu0 = _cpu(), _redis_cpu(rclient)
+    timing.start = time.perf_counter()
+    if profile is not None:
+        profile.enable()
+    try:
+        run()
+    finally:
+        if profile is not None:
+            profile.disable()
+    timing.end = time.perf_counter()
+    timing.cpu = _cpu() - cpu0
+    timing.redis_cpu = _redis_cpu(rclient) - rcpu0
+
+
+# --- the passthrough ---------------------------------------------------------------------
+
+
+def passthrough_event(rec: UsageRecord, account: str) -> ChargeEvent:
+    """A charge event for a record, with no rating at all."""
+    data = rec.usage_type == UsageType.DATA
+    return ChargeEvent(
+        event_id=f"pt:{rec.record_id}",
+        msisdn=rec.msisdn,
+        account=account,
+        event_time=rec.start_time,
+        cycle="",
+        catalog_version="passthrough",
+        kind=ChargeKind.USAGE,
+        record_id=rec.record_id,
+        usage_type=rec.usage_type,
+        product=None,
+        quantity=rec.uplink_bytes + rec.downlink_bytes if data else rec.duration_s,
+        unit=Unit.BYTES if data else Unit.MINUTES,
+        draws=(),
+        overage=0,
+        free=0,
+        fen=0,
+        reason="",
+    )
+
+
+class Passthrough:
+    """Consume -> decode -> encode one event -> produce, in Kafka transactions with the
+    consumer offsets: the rater's loop with the rating and the Redis step taken out."""
+
+    def __init__(
+        self, s: Settings, source: str, sink: str, group: str, start_at_end: bool = False
+    ) -> None:
+        self.s = s
+        self.source = source
+        self.sink = sink
+        self.group = group
+        self.start_at_end = start_at_end
+        self.stop = threading.Event()
+        self.assigned = threading.Event()
+        self.timing = Timing(start=time.perf_counter())
+        self.next_offset: dict[int, int] = {}
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.start_at_end:
+            for tp in partitions:
+                tp.offset = consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+            consumer.assign(partitions)
+        if self.timing.assigned is None:
+            self.timing.assigned = time.perf_counter()
+        self.assigned.set()
+
+    def run(self, drain: bool) -> None:
+        s = self.s
+        producer = Producer(producer_config(s, f"{self.group}-{s.instance_id}"))
+        producer.init_transactions(30)
+        consumer = Consumer(consumer_config(s, group_id=self.group))
+        consumer.subscribe([self.source], on_assign=self._on_assign)
+        encode, decode = avro.encode_event, avro.decode_usage
+        sink, t = self.sink, self.timing
+        try:
+            while not self.stop.is_set():
+                msgs = consumer.consume(s.batch_size, s.batch_timeout_s)
+                if not msgs:
+                    if drain and self._drained(consumer):
+                        return
+                    continue
+                t0 = time.perf_counter()
+                offsets: dict[int, int] = {}
+                producer.begin_transaction()
+                n = 0
+                for m in msgs:
+                    if m.error() is not None:
+                        continue
+                    key = m.key() or b""
+                    rec = decode(m.value() or b"")
+                    value = encode(passthrough_event(rec, key.decode()))
+                    try:
+                        producer.produce(sink, value, key)
+                    except BufferError:
+                        producer.poll(0.05)
+                        producer.produce(sink, value, key)
+                    offsets[m.partition() or 0] = (m.offset() or 0) + 1
+                    n += 1
+                producer.send_offsets_to_transaction(
+                    [TopicPartition(self.source, p, o) for p, o in offsets.items()],
+                    consumer.consumer_group_metadata(),
+                    30,
+                )
+                producer.commit_transaction(30)
+                self.next_offset.update(offsets)
+                if t.first is None:
+                    t.first = t0
+                t.last = time.perf_counter()
+                t.applied += n
+                t.batches += 1
+        finally:
+            consumer.close()
+            producer.flush(10)
+
+    def _drained(self, consumer: Consumer) -> bool:
+        assignment = consumer.assignment()
+        if not assignment:
+            return False
+        for tp in assignment:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            if high > low and self.next_offset.get(tp.partition, 0) < high:
+                return False
+        return True
+
+
+# --- latency ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Latency:
+    rate: float  # target produce rate, records/s
+    produced: int = 0
+    produce_s: float = 0.0
+    samples: list[float] = field(default_factory=list)  # seconds, sorted
+    unmatched: int = 0
+
+    def line(self, name: str) -> str:
+        s = self.samples
+        if not s:
+            return f"{name} latency: no samples"
+        return (
+            f"{name} latency (produce -> committed event, {self.produced:,} records at "
+            f"{_rate(self.produced, self.produce_s):,.0f}/s for {self.produce_s:.1f} s, "
+            f"{len(s):,} events): p50 {_pct(s, 0.5) * 1000:.0f} ms, "
+            f"p99 {_pct(s, 0.99) * 1000:.0f} ms, max {s[-1] * 1000:.0f} ms"
+        )
+
+
+class _Collector(threading.Thread):
+    """A read_committed consumer of an output topic: receive time per record_id."""
+
+    def __init__(self, s: Settings, topic: str, start: Mapping[int, int]) -> None:
+        super().__init__(name="bench-collector", daemon=True)
+        self.s = s
+        self.topic = topic
+        self.start_offsets = dict(start)
+        self.stop = threading.Event()
+        self.received: dict[str, float] = {}
+        self.last_receive = time.perf_counter()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        c = Consumer(consumer_config(self.s, group_id=f"{self.s.group_id}-collector"))
+        c.assign([TopicPartition(self.topic, p, o) for p, o in self.start_offsets.items()])
+        self.ready.set()
+        got, decode = self.received, avro.decode_event
+        try:
+            while not self.stop.is_set():
+                msgs = c.consume(1000, 0.1)
+                now = time.perf_counter()
+                for m in msgs:
+                    if m.error() is not None:
+                        continue
+                    ev = decode("charge", m.value() or b"")
+                    rid = ev.record_id if isinstance(ev, ChargeEvent) else None
+                    if rid is not None and rid not in got:
+                        got[rid] = now
+                if msgs:
+                    self.last_receive = now
+        finally:
+            c.close()
+
+
+def _pace(
+    s: Settings,
+    topic: str,
+    items: Sequence[tuple[bytes, bytes, str]],
+    rate: float,
+    sent: dict[str, float],
+) -> float:
+    """Produce `items` (key, value, record_id) at `rate` per second; returns the seconds
+    it took. `sent` gets each record id's produce time (perf_counter)."""
+    p = Producer(producer_config(s) | {"enable.idempotence": True})
+    produce = p.produce
+    t0 = time.perf_counter()
+    i, n = 0, len(items)
+    while i < n:
+        now = time.perf_counter()
+        due = min(n, int((now - t0) * rate) + 1)
+        while i < due:
+            key, value, rid = items[i]
+            if rid not in sent:
+                sent[rid] = time.perf_counter()
+            try:
+                produce(topic, value, key)
+            except BufferError:
+                p.poll(0.05)
+                produce(topic, value, key)
+            i += 1
+        p.poll(0)
+        time.sleep(0.002)
+    elapsed = time.perf_counter() - t0
+    p.flush(30)
+    return elapsed
+
+
+def _measure_latency(
+    s: Settings,
+    source: str,
+    sink: str,
+    items: Sequence[tuple[bytes, bytes, str]],
+    rate: float,
+    start_processor: Callable[[], None],
+    stop_processor: Callable[[], None],
+    quiet_s: float = 2.0,
+    cap_s: float = 30.0,
+) -> Latency:
+    collector = _Collector(s, sink, _high_watermarks(s, sink, PARTITIONS))
+    collector.start()
+    collector.ready.wait(30)
+    start_processor()
+    sent: dict[str, float] = {}
+    res = Latency(rate=rate, produced=len(items))
+    try:
+        res.produce_s = _pace(s, source, items, rate, sent)
+        deadline = time.monotonic() + cap_s
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if (
+                len(collector.received) >= len(sent)
+                or time.perf_counter() - collector.last_receive > quiet_s
+            ):
+                break
+    finally:
+        stop_processor()
+        collector.stop.set()
+        collector.join(30)
+    got = collector.received
+    res.samples = sorted(got[r] - t for r, t in sent.items() if r in got)
+    res.unmatched = len(sent) - len(res.samples)
+    return res
+
+
+# --- cleanup ------------------------------------------------------------------------------
+
+
+def _cleanup(s: Settings, topics: list[str], groups: list[str], rclient: Any) -> list[str]:
+    notes: list[str] = []
+    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
+    for topic, fut in admin.delete_topics(topics, operation_timeout=30).items():
+        try:
+            fut.result()
+        except KafkaException as e:
+            notes.append(f"topic {topic} not deleted: {e}")
+    with contextlib.suppress(Exception):  # groups that never committed do not exist
+        for fut in admin.delete_consumer_groups(groups, request_timeout=10).values():
+            with contextlib.suppress(KafkaException):
+                fut.result()
+    deleted = 0
+    batch: list[Any] = []
+    for key in rclient.scan_iter(match=f"{{{s.namespace}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += rclient.delete(*batch)
+            batch = []
+    if batch:
+        deleted += rclient.delete(*batch)
+    notes.append(f"cleanup: deleted {len(topics)} topics and {deleted} Redis keys of {s.namespace}")
+    return notes
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Options:
+    catalog: Path = Path("examples/catalog-full.yaml")
+    subscribers: int = 2_000
+    records: int = 200_000
+    rate_fraction: float = 0.6
+    latency_seconds: float = 10.0
+    batch_size: int | None = None
+    profile: bool = False
+    passthrough: bool = True
+    latency: bool = True
+
+
+def bench_settings(base: Settings, run_id: str, opts: Options) -> Settings:
+    """The base settings (environment, defaults) with this run's own topics, group,
+    namespace and instance id. Forced after the environment was read: a RATER_NAMESPACE
+    in the environment must never point the cleanup at real keys."""
+    topics = Topics(**{f: f"{run_id}.{f}" for f in Topics.model_fields})
+    update: dict[str, Any] = {
+        "catalog": opts.catalog,
+        "group_id": f"{run_id}-rater",
+        "instance_id": "bench",
+        "namespace": run_id,
+        "topics": topics,
+        "partitions": PARTITIONS,
+        "metrics_port": 0,
+    }
+    if opts.batch_size is not None:
+        update["batch_size"] = opts.batch_size
+    return base.model_copy(update=update)
+
+
+def _settings_lines(s: Settings) -> list[str]:
+    pc = producer_config(s, "x")
+    cc = consumer_config(s)
+    return [
+        f"settings: exactly-once on (transactional.id per process, isolation.level="
+        f"{cc['isolation.level']}), {PARTITIONS} partitions, batch_size {s.batch_size}, "
+        f"batch_timeout_s {s.batch_timeout_s}, transaction.timeout.ms "
+        f"{s.transaction_timeout_ms}",
+        f"  producer: linger.ms {pc['linger.ms']}, compression {pc['compression.type']}, "
+        f"retry.backoff.ms {pc['retry.backoff.ms']}; consumer: fetch.wait.max.ms "
+        f"{cc['fetch.wait.max.ms']}, assignor {cc['partition.assignment.strategy']}"
+        + (f"; extra librdkafka {s.kafka}" if s.kafka else ""),
+        f"  kafka {s.kafka_bootstrap_servers}, redis "
+        f"{'cluster' if s.redis_cluster else 'standalone'}, namespace {s.namespace}, "
+        f"catalog {s.catalog}",
+    ]
+
+
+def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] = print) -> None:
+    """The whole benchmark; prints as it goes (figures appear even if a later phase fails)."""
+    catalog = load_catalog(opts.catalog)
+    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+    s = bench_settings(base if base is not None else load_settings(), run_id, opts)
+    url = s.redis_url.get_secret_value()
+    rclient: Any = (
+        redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
+    )
+    pt_sink = f"{run_id}.pt.charges"
+    topics = [*s.topics.inputs(), *s.topics.outputs(), pt_sink]
+    groups = [s.group_id, f"{run_id}-pt", f"{s.group_id}-collector", f"{s.group_id}-probe"]
+    load0 = os.getloadavg()
+    t_bench = time.perf_counter()
+    out(
+        f"rater bench stream: run {run_id}, {os.cpu_count()} CPUs, load average "
+        f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}"
+    )
+    for line in _settings_lines(s):
+        out(line)
+    try:
+        ensure_topics(s, PARTITIONS)
+        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
+        admin.create_topics(
+            [NewTopic(pt_sink, num_partitions=PARTITIONS, replication_factor=1)],
+            operation_timeout=30,
+        )[pt_sink].result()
+        _run(opts, s, catalog, rclient, pt_sink, out)
+    finally:
+        for note in _cleanup(s, topics, groups, rclient):
+            out(note)
+        load1 = os.getloadavg()
+        out(
+            f"bench took {time.perf_counter() - t_bench:.0f} s; load average now "
+            f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}"
+        )
+
+
+def _run(
+    opts: Options,
+    s: Settings,
+    catalog: Catalog,
+    rclient: Any,
+    pt_sink: str,
+    out: Callable[[str], None],
+) -> None:
+    store = RedisStore(rclient, s.namespace)
+
+    # 1. subscribers as commands, applied by the rater
+    subs = gen_subscribers(catalog, opts.subscribers, START - 40 * 86_400_000)
+    cmds = to_commands(parse_subscribers({"subscribers": subs}))
+    keys = account_keys(cmds)
+    produce_commands(s, cmds)
+    loader = TimedRater(s, Rater(catalog), store)
+    _measured(lambda: loader.run(drain=True), loader.timing, rclient, None)
+    out(
+        f"subscribers: {opts.subscribers:,} ({len(cmds):,} commands) applied in "
+        f"{loader.timing.total_s:.2f} s (group join {loader.timing.join_s:.2f} s)"
+    )
+
+    # 2. rater throughput
+    t0 = time.perf_counter()
+    records = list(gen_usage(catalog, subs, opts.records, START, END))
+    t_gen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    produce_usage(s, records, keys)
+    out(
+        f"usage: {opts.records:,} records generated in {t_gen:.1f} s, produced in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    svc = TimedRater(s, Rater(catalog), store)
+    prof = cProfile.Profile() if opts.profile else None
+    _measured(lambda: svc.run(drain=True), svc.timing, rclient, prof)
+    rater_t = svc.timing
+    out("\n".join(rater_t.lines("rater throughput" + (" (under cProfile)" if prof else ""))))
+    if prof is not None:
+        buf = io.StringIO()
+        stats = pstats.Stats(prof, stream=buf)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+        out(buf.getvalue())
+
+    # 3. passthrough throughput: the same records from the same topic, own group
+    pt_t: Timing | None = None
+    if opts.passthrough:
+        pt = Passthrough(s, s.topics.usage, pt_sink, f"{s.namespace}-pt")
+        _measured(lambda: pt.run(drain=True), pt.timing, rclient, None)
+        pt_t = pt.timing
+        out("\n".join(pt_t.lines("passthrough throughput")))
+
+    # 4. latency at a steady rate
+    rater_lat: Latency | None = None
+    pt_lat: Latency | None = None
+    if opts.latency:
+        rate = opts.rate_fraction * rater_t.rate_steady()
+        n = max(1, int(rate * opts.latency_seconds))
+        fresh = gen_usage(catalog, subs, n, END, END + 6 * HOUR_MS, seed=3)
+        items = [
+            (keys.get(r.msisdn, r.msisdn).encode(), avro.encode_usage(r), r.record_id)
+            for r in fresh
+        ]
+        live = TimedRater(s, Rater(catalog), store)
+        thread = threading.Thread(target=live.run, name="bench-rater", daemon=True)
+
+        def start_rater() -> None:
+            thread.start()
+            if not live.assigned.wait(60):
+                raise RuntimeError("rater did not join its group in 60 s")
+
+        def stop_rater() -> None:
+            live.stop.set()
+            thread.join(60)
+
+        rater_lat = _measure_latency(
+            s, s.topics.usage, s.topics.charges, items, rate, start_rater, stop_rater
+        )
+        out(rater_lat.line("rater"))
+
+        if pt_t is not None:
+            rate = opts.rate_fraction * pt_t.rate_steady()
+            n = max(1, int(rate * opts.latency_seconds))
+            items = [
+                (
+                    keys.get(r.msisdn, r.msisdn).encode(),
+                    avro.encode_usage(dataclasses.replace(r, record_id=f"pt-{i}")),
+                    f"pt-{i}",
+                )
+                for i, r in zip(range(n), _cycle(records), strict=False)
+            ]
+            pt2 = Passthrough(s, s.topics.usage, pt_sink, f"{s.namespace}-pt", True)
+            pthread = threading.Thread(
+                target=pt2.run, args=(False,), name="bench-passthrough", daemon=True
+            )
+
+            def start_pt() -> None:
+                pthread.start()
+                if not pt2.assigned.wait(60):
+                    raise RuntimeError("passthrough did not join its group in 60 s")
+
+            def stop_pt() -> None:
+                pt2.stop.set()
+                pthread.join(60)
+
+            pt_lat = _measure_latency(s, s.topics.usage, pt_sink, items, rate, start_pt, stop_pt)
+            out(pt_lat.line("passthrough"))
+
+    # summary
+    out("")
+    out(_summary(s, rater_t, pt_t, rater_lat, pt_lat))
+
+
+def _cycle(records: list[UsageRecord]) -> Iterator[UsageRecord]:
+    while True:
+        yield from records
+
+
+def _summary(
+    s: Settings,
+    rater_t: Timing,
+    pt_t: Timing | None,
+    rater_lat: Latency | None,
+    pt_lat: Latency | None,
+) -> str:
+    def lat(x: Latency | None) -> str:
+        if x is None or not x.samples:
+            return "n/a"
+        return (
+            f"p50 {_pct(x.samples, 0.5) * 1000:.0f} ms / p99 {_pct(x.samples, 0.99) * 1000:.0f} ms"
+        )
+
+    r = rater_t.rate_total()
+    rows = [
+        f"summary (batch_size {s.batch_size}, exactly-once on):",
+        f"  rater        {r:>9,.0f} records/s start-to-drained "
+        f"({rater_t.rate_after_join():,.0f} after join, {rater_t.rate_steady():,.0f} steady); "
+        f"latency {lat(rater_lat)}",
+    ]
+    if pt_t is not None:
+        p = pt_t.rate_total()
+        ratio = r / p if p else math.nan
+        rows += [
+            f"  passthrough  {p:>9,.0f} records/s start-to-drained "
+            f"({pt_t.rate_after_join():,.0f} after join, {pt_t.rate_steady():,.0f} steady); "
+            f"latency {lat(pt_lat)}",
+            f"  ratio rater/passthrough {ratio:.2f} (steady "
+            f"{rater_t.rate_steady() / pt_t.rate_steady():.2f})",
+        ]
+    ok_rate = r >= TARGET_RATE
+    ok_ratio = pt_t is None or r >= TARGET_RATIO * pt_t.rate_total()
+    rows.append(
+        f"  targets: >= {TARGET_RATE:,} records/s: {'met' if ok_rate else 'NOT met'}; "
+        f">= {TARGET_RATIO:.0%} of passthrough: "
+        f"{'met' if ok_ratio else 'NOT met'}"
+        + ("" if ok_rate and ok_ratio else " (run with --profile to see where the time goes)")
+    )
+    return "\n".join(rows)
