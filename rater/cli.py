@@ -111,6 +111,9 @@ def bench_stream(
     profile: Annotated[
         bool, typer.Option(help="cProfile the rater's throughput phase (slows it down)")
     ] = False,
+    catch_up_tick: Annotated[
+        bool, typer.Option(help="tick to the workload's start before the usage (daily cron)")
+    ] = True,
 ) -> None:
     """End-to-end records/s and latency of the streaming rater (exactly-once, real Kafka
     and Redis) next to a do-nothing Avro passthrough. Uses and then deletes its own topics,
@@ -132,6 +135,7 @@ def bench_stream(
             latency_seconds=latency_seconds,
             batch_size=batch_size,
             profile=profile,
+            catch_up_tick=catch_up_tick,
             passthrough=passthrough,
             latency=latency,
         ),

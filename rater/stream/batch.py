@@ -47,9 +47,13 @@ class BatchResult:
     out: list[OutMessage] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # what the core emitted
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
+    dead_letters: Counter[str] = field(default_factory=Counter)  # by error class
 
     def count_metrics(self) -> None:
-        """Move the service metrics once per batch (per-record label lookups cost µs)."""
+        """Move the service metrics once per committed batch (not per record: label
+        lookups cost microseconds; not before the commit: an aborted batch is redone)."""
+        for reason, n in self.dead_letters.items():
+            metrics.DEAD_LETTERS.labels(reason).inc(n)
         for (topic, outcome), n in self.outcomes.items():
             metrics.RECORDS.labels(topic, outcome).inc(n)
         kinds: Counter[str] = Counter()
@@ -106,7 +110,7 @@ class BatchRater:
 
     def _dead(self, res: BatchResult, m: InMessage, error: DecodeError | tuple[str, str]) -> None:
         dl = dead_letter_for(m.value, m.key, m.topic, m.partition, m.offset, error, self.now_ms())
-        metrics.DEAD_LETTERS.labels(dl.error_class).inc()
+        res.dead_letters[dl.error_class] += 1
         res.outcomes[(m.topic, "dead_letter")] += 1
         res.out.append(
             OutMessage(self.topics.dead_letter, m.key or b"", avro.encode_dead_letter(dl))
@@ -184,7 +188,6 @@ class BatchRater:
                     res.directory[it.msisdn] = key
             res.outcomes[(m.topic, outcome.status.lower())] += 1
             self._emit(res, outcome.events)
-        res.count_metrics()
         return res
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:

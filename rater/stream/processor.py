@@ -54,6 +54,7 @@ from rater.store.redis import (
     pack_messages,
     unpack_messages,
 )
+from rater.stream import faults
 from rater.stream.batch import BatchRater, InMessage
 from rater.stream.kafka import consumer_config, producer_config
 
@@ -226,6 +227,7 @@ class StreamRater:
             return 0
         self.producer.begin_transaction()
         applied = 0
+        results = []
         try:
             for n, pmsgs in by_part.items():
                 own = self.owned[n]
@@ -237,6 +239,7 @@ class StreamRater:
                 new_wm = dict(own.watermark)
                 for m in pmsgs:
                     new_wm[m.topic] = max(new_wm.get(m.topic, 0), m.offset + 1)
+                faults.reached("before_redis_commit")
                 self.store.commit(
                     n,
                     own.epoch,
@@ -250,9 +253,13 @@ class StreamRater:
                     pack_messages(res.out),
                 )
                 own.watermark = new_wm
+                faults.reached("after_redis_commit")
                 self._produce(res.out)
+                results.append(res)
                 applied += len(pmsgs)
+            faults.reached("after_produce")
             self._commit_offsets(offsets)
+            faults.reached("after_kafka_commit")
         except (Fenced, WatermarkMismatch) as e:
             metrics.FENCED.inc()
             log.error("%s: giving the partition up", e)
@@ -261,6 +268,8 @@ class StreamRater:
         except Exception:
             self._abort()
             raise
+        for res in results:
+            res.count_metrics()
         if oldest is not None:
             metrics.RECORD_LATENCY.observe(max(0.0, time.time() - oldest / 1000))
         return applied

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 import fastavro
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import REGISTRY
-from streamkit import StreamEnv, stream_env
 
 from rater.codec import avro
 from rater.codec.errors import ErrorClass
@@ -40,6 +39,7 @@ from rater.core.inputs import (
 from rater.stream.kafka import producer_config
 from rater.stream.tools import account_keys
 from rater.subscribers import parse_subscribers, to_commands
+from tests.integration.streamkit import StreamEnv, stream_env
 
 PARTITIONS = 3
 DAY_MS = 86_400_000

@@ -30,8 +30,8 @@ from .strategies import (
     dead_letters,
     events,
     notification_events,
-    ticks,
     throttle_events,
+    ticks,
     unrated_events,
     usage_records,
 )

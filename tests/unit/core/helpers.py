@@ -35,8 +35,15 @@ from rater.core.state import Account, Line
 
 def plan(code: str, **kw: object) -> Plan:
     base: dict[str, object] = dict(
-        code=code, name=code, fee_fen=5800, fee_mode=FeeMode.MONTHLY, data_bytes=3 * GB,
-        voice_min=300, video_min=0, data_price_fen_per_mb=29, voice_price_fen_per_min=19,
+        code=code,
+        name=code,
+        fee_fen=5800,
+        fee_mode=FeeMode.MONTHLY,
+        data_bytes=3 * GB,
+        voice_min=300,
+        video_min=0,
+        data_price_fen_per_mb=29,
+        voice_price_fen_per_min=19,
         video_price_fen_per_min=29,
     )
     base.update(kw)
@@ -45,11 +52,18 @@ def plan(code: str, **kw: object) -> Plan:
 
 def pack(code: str, kind: PackKind, **kw: object) -> Pack:
     default_mode = {
-        PackKind.TOPUP: FeeMode.ONCE, PackKind.MONTH_END: FeeMode.ONCE, PackKind.TERM: FeeMode.ONCE,
+        PackKind.TOPUP: FeeMode.ONCE,
+        PackKind.MONTH_END: FeeMode.ONCE,
+        PackKind.TERM: FeeMode.ONCE,
         PackKind.DIRECTIONAL: FeeMode.DAILY_BY_USAGE,
     }.get(kind, FeeMode.MONTHLY)
     base: dict[str, object] = dict(
-        code=code, name=code, kind=kind, fee_fen=1000, fee_mode=default_mode, data_bytes=1 * GB,
+        code=code,
+        name=code,
+        kind=kind,
+        fee_fen=1000,
+        fee_mode=default_mode,
+        data_bytes=1 * GB,
         carries_over=kind in (PackKind.RECURRING, PackKind.NIGHT),
     )
     if kind == PackKind.MONTH_END:
@@ -61,16 +75,21 @@ def pack(code: str, kind: PackKind, **kw: object) -> Pack:
 def example_catalog(**extra: Plan | Pack) -> Catalog:
     plans = [
         plan("P58"),
-        plan("D5", fee_fen=500, fee_mode=FeeMode.DAILY_BY_USAGE, data_bytes=30 * MB,
-             voice_min=0),
+        plan("D5", fee_fen=500, fee_mode=FeeMode.DAILY_BY_USAGE, data_bytes=30 * MB, voice_min=0),
         plan("CAP", fee_fen=1000, data_bytes=1 * GB, fair_use_cap_bytes=2 * GB, throttle_kbps=1024),
         plan("CARD", fee_fen=2000, data_bytes=1 * GB, carries_over=False),
         plan("P88", fee_fen=8800, data_bytes=10 * GB, effective=Effective.NEXT_CYCLE),
     ]
     packs = [
         pack("N2G", PackKind.NIGHT, data_bytes=2 * GB),
-        pack("DMIGU", PackKind.DIRECTIONAL, data_bytes=6 * GB, fee_fen=900,
-             apps=frozenset({"migu.video"}), rating_groups=frozenset({3001})),
+        pack(
+            "DMIGU",
+            PackKind.DIRECTIONAL,
+            data_bytes=6 * GB,
+            fee_fen=900,
+            apps=frozenset({"migu.video"}),
+            rating_groups=frozenset({3001}),
+        ),
         pack("T1G", PackKind.TOPUP, data_bytes=1 * GB, fee_fen=1000),
         pack("ME500", PackKind.MONTH_END, data_bytes=500 * MB, fee_fen=500),
         pack("R5G", PackKind.RECURRING, data_bytes=5 * GB, fee_fen=2000),
@@ -86,8 +105,12 @@ def example_catalog(**extra: Plan | Pack) -> Catalog:
         else:
             cat_packs[code] = item
     return Catalog(
-        version="test-1", timezone="Asia/Shanghai", utc_offset_minutes=480,
-        night_window=NightWindow(), plans=cat_plans, packs=cat_packs,
+        version="test-1",
+        timezone="Asia/Shanghai",
+        utc_offset_minutes=480,
+        night_window=NightWindow(),
+        plans=cat_plans,
+        packs=cat_packs,
     )
 
 
@@ -106,29 +129,82 @@ class Harness:
         self.events.extend(outcome.events)
         return outcome
 
-    def subscribe(self, msisdn: str, plan: str, at: str, cycle_day: int = 1,
-                  packs: tuple[str, ...] = (), owner: str | None = None,
-                  province: str = "GD") -> Outcome:
-        return self.apply(NewSubscriber(f"new-{msisdn}", msisdn, to_ms(at), plan, cycle_day,
-                                        province, owner, packs))
+    def subscribe(
+        self,
+        msisdn: str,
+        plan: str,
+        at: str,
+        cycle_day: int = 1,
+        packs: tuple[str, ...] = (),
+        owner: str | None = None,
+        province: str = "GD",
+    ) -> Outcome:
+        return self.apply(
+            NewSubscriber(
+                f"new-{msisdn}", msisdn, to_ms(at), plan, cycle_day, province, owner, packs
+            )
+        )
 
     def order(self, msisdn: str, product: str, at: str) -> Outcome:
         return self.apply(OrderProduct(f"ord-{next(self.ids)}", msisdn, to_ms(at), product))
 
-    def data(self, msisdn: str, at: str, nbytes: int, app: str | None = None,
-             province: str = "GD", record_id: str | None = None,
-             roaming: Roaming = Roaming.HOME, rating_group: int | None = None) -> Outcome:
+    def data(
+        self,
+        msisdn: str,
+        at: str,
+        nbytes: int,
+        app: str | None = None,
+        province: str = "GD",
+        record_id: str | None = None,
+        roaming: Roaming = Roaming.HOME,
+        rating_group: int | None = None,
+    ) -> Outcome:
         rid = record_id or f"r{next(self.ids)}"
-        return self.apply(UsageRecord(rid, msisdn, UsageType.DATA, to_ms(at), 60, nbytes // 2,
-                                      nbytes - nbytes // 2, app, rating_group, province, "LTE",
-                                      roaming, None, 0))
+        return self.apply(
+            UsageRecord(
+                rid,
+                msisdn,
+                UsageType.DATA,
+                to_ms(at),
+                60,
+                nbytes // 2,
+                nbytes - nbytes // 2,
+                app,
+                rating_group,
+                province,
+                "LTE",
+                roaming,
+                None,
+                0,
+            )
+        )
 
-    def call(self, msisdn: str, at: str, seconds: int, video: bool = False,
-             direction: Direction = Direction.MO) -> Outcome:
-        return self.apply(UsageRecord(f"c{next(self.ids)}", msisdn,
-                                      UsageType.VIDEO if video else UsageType.VOICE, to_ms(at),
-                                      seconds, 0, 0, None, None, "GD", "LTE", Roaming.HOME,
-                                      direction, 0))
+    def call(
+        self,
+        msisdn: str,
+        at: str,
+        seconds: int,
+        video: bool = False,
+        direction: Direction = Direction.MO,
+    ) -> Outcome:
+        return self.apply(
+            UsageRecord(
+                f"c{next(self.ids)}",
+                msisdn,
+                UsageType.VIDEO if video else UsageType.VOICE,
+                to_ms(at),
+                seconds,
+                0,
+                0,
+                None,
+                None,
+                "GD",
+                "LTE",
+                Roaming.HOME,
+                direction,
+                0,
+            )
+        )
 
     def tick(self, at: str) -> Outcome:
         return self.apply(Tick(to_ms(at)))
@@ -147,8 +223,11 @@ class Harness:
         return [e for e in self.events if isinstance(e, NotificationEvent)]
 
     def bucket_used(self, msisdn: str, product: str, carried: bool = False) -> int:
-        return sum(b.used for b in self.line(msisdn).buckets
-                   if b.product == product and b.carried == carried and b.unit == "data")
+        return sum(
+            b.used
+            for b in self.line(msisdn).buckets
+            if b.product == product and b.carried == carried and b.unit == "data"
+        )
 
 
 def last_charge(outcome: Outcome) -> ChargeEvent:

@@ -65,8 +65,14 @@ def test_example_5_unused_plan_data_carries_into_the_third_cycle() -> None:
     c = last_charge(h.data("A", "2026-05-02T12:00:00+08:00", 1536 * MB))
     assert [(d.bucket_id, d.amount) for d in c.draws] == [
         (carried[0].id, 1 * GB),
-        (next(b.id for b in h.line("A").buckets if b.product == "P58" and not b.carried
-              and b.unit == "data"), 512 * MB),
+        (
+            next(
+                b.id
+                for b in h.line("A").buckets
+                if b.product == "P58" and not b.carried and b.unit == "data"
+            ),
+            512 * MB,
+        ),
     ]
 
 

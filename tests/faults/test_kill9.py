@@ -1,0 +1,185 @@
+"""Crash tests: rater processes are killed with SIGKILL at random instants, while two of
+them share the partitions (so every kill is also a rebalance), and restarted. At the
+end, the committed output must equal the offline simulator's: every event exactly
+once, every balance the same."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+import yaml
+
+from rater.catalog import load_catalog
+from rater.codec.jsonl import event_from_json, event_to_json
+from rater.config import Settings
+from rater.core.engine import Rater
+from rater.core.events import Event
+from rater.sim import simulate
+from rater.store.redis import RedisStore
+from rater.stream import faults
+from rater.stream.kafka import ensure_topics
+from rater.stream.tools import account_keys, produce_commands, produce_usage, read_events, send_tick
+from rater.subscribers import parse_subscribers, to_commands
+from rater.workload import subscribers as gen_subscribers
+from rater.workload import usage as gen_usage
+from tests.integration.test_stream_vs_simulator import (
+    CATALOG,
+    END,
+    START,
+    UNTIL,
+    run_until_drained,
+    stream_settings,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config_file(s: Settings, tmp: Path, instance: str) -> Path:
+    data = s.model_dump(mode="json")
+    data["redis_url"] = s.redis_url.get_secret_value()
+    data["instance_id"] = instance
+    data["batch_size"] = 1000  # many small transactions: more instants to die at
+    data["catalog"] = str(CATALOG)
+    path = tmp / f"{instance}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _start(
+    config: Path, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "RATER_CRASH_AT")
+    }
+    env.update(extra_env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "rater.cli", "run", "--config", str(config)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def canon(e: Event) -> bytes:
+    return orjson.dumps(event_to_json(e), option=orjson.OPT_SORT_KEYS)
+
+
+def test_kill9_and_rebalances_lose_and_duplicate_nothing(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    catalog = load_catalog(CATALOG)
+    subs = gen_subscribers(catalog, 300, START - 35 * 86_400_000, seed=11)
+    commands = to_commands(parse_subscribers({"subscribers": subs}))
+    records = list(gen_usage(catalog, subs, 40_000, START, END, seed=12))
+    sim_out = io.StringIO()
+    _, store = simulate(Rater(catalog), commands, records, UNTIL, sim_out)
+    expected = {
+        e.event_id: canon(e)
+        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
+    }
+
+    s = stream_settings(kafka_bootstrap, redis_url)
+    ensure_topics(s)
+    produce_commands(s, commands)
+    run_until_drained(s)
+    produce_usage(s, records, account_keys(commands))
+
+    rng = random.Random(5)
+    configs = [_config_file(s, tmp_path, f"{s.group_id}-{i}") for i in range(2)]
+    logs = [tmp_path / f"rater-{i}.log" for i in range(2)]
+    procs = [_start(c, lg) for c, lg in zip(configs, logs, strict=True)]
+    client = redis.Redis.from_url(redis_url)
+    rstore = RedisStore(client, s.namespace)
+
+    def applied() -> int:
+        return sum(rstore.watermark(p)[0].get(s.topics.usage, 0) for p in range(s.partitions))
+
+    kills = 0
+    deadline = time.monotonic() + 120
+    while kills < 6 and time.monotonic() < deadline and applied() < len(records):
+        time.sleep(rng.uniform(0.5, 2.0))
+        victim = rng.randrange(2)
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait()
+        kills += 1
+        procs[victim] = _start(configs[victim], logs[victim])
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    assert kills >= 3, f"only {kills} kills before the stream was drained"
+
+    # a survivor (same instance id as one of the killed: its open transaction is aborted)
+    survivor = Settings(
+        **{**s.model_dump(), "instance_id": f"{s.group_id}-0", "redis_url": redis_url}
+    )
+    run_until_drained(survivor)
+    send_tick(s, UNTIL)
+    run_until_drained(survivor)
+
+    events = read_events(s)
+    ids = Counter(e.event_id for e in events)
+    twice = [k for k, n in ids.items() if n > 1]
+    assert not twice, f"written twice: {twice[:5]}"
+    missing = set(expected) - set(ids)
+    extra = set(ids) - set(expected)
+    assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
+    assert all(canon(e) == expected[e.event_id] for e in events)
+
+    for key, acct in store.accounts.items():
+        part = next(p for p in range(s.partitions) if rstore.account_key(p, key) is not None)
+        assert rstore.load(part, [key])[key].to_dict()["lines"] == acct.to_dict()["lines"], key
+    recovered = sum(lg.read_text().count("re-emitting") for lg in logs)
+    print(f"kills: {kills}, batches re-emitted from Redis: {recovered}")
+
+
+@pytest.mark.parametrize("point", faults.POINTS)
+def test_crash_at_each_step_of_the_batch_protocol(
+    point: str, kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The process dies at a chosen step of its 3rd batch; a restart must finish the
+    job with every event exactly once (docs/exactly-once.md, 'Crash points')."""
+    catalog = load_catalog(CATALOG)
+    subs = gen_subscribers(catalog, 100, START - 35 * 86_400_000, seed=21)
+    commands = to_commands(parse_subscribers({"subscribers": subs}))
+    records = list(gen_usage(catalog, subs, 6_000, START, END, seed=22))
+    sim_out = io.StringIO()
+    simulate(Rater(catalog), commands, records, None, sim_out)
+    expected = {
+        e.event_id: canon(e)
+        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
+    }
+
+    s = stream_settings(kafka_bootstrap, redis_url, partitions=2)
+    ensure_topics(s)
+    produce_commands(s, commands)
+    run_until_drained(s)
+    produce_usage(s, records, account_keys(commands))
+
+    config = _config_file(s, tmp_path, f"{s.group_id}-0")
+    log = tmp_path / "rater.log"
+    crashing = _start(config, log, {"RATER_CRASH_AT": f"{point}:3"})
+    assert crashing.wait(timeout=120) == -signal.SIGKILL, log.read_text()[-2000:]
+
+    survivor = Settings(
+        **{**s.model_dump(), "instance_id": f"{s.group_id}-0", "redis_url": redis_url}
+    )
+    run_until_drained(survivor)
+    events = read_events(s)
+    ids = Counter(e.event_id for e in events)
+    assert max(ids.values()) == 1, [k for k, n in ids.items() if n > 1][:5]
+    assert set(ids) == set(expected)
+    assert all(canon(e) == expected[e.event_id] for e in events)
