@@ -11,9 +11,11 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@mkdir -p var
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/pip install -q --upgrade pip
-	@$(BIN)/pip install -q -e '.[dev]'
+	@echo "installing Python packages into $(VENV) (log: var/pip.log)"
+	@{ $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]'; } > var/pip.log 2>&1 \
+	  || { tail -30 var/pip.log; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
 services-up:
@@ -23,6 +25,7 @@ services-down:
 	@scripts/services.sh down
 
 simulate: setup
+	@mkdir -p var
 	@$(BIN)/rater simulate --catalog examples/catalog-basic.yaml \
 	  --subscribers examples/subscribers-basic.yaml --usage examples/usage-basic.jsonl \
 	  --until 2026-05-01T00:00:00+08:00 --out var/simulate-events.jsonl
