@@ -238,6 +238,10 @@ cmd_start() {
     rm -rf "$DATA" "$CIDF"
     log "--fresh: cleared $DATA"
   fi
+  if ((!fresh)) && port_open "$PORT" && metadata_ok; then
+    log "a broker not started from $KDIR already answers on $BOOTSTRAP, reusing"
+    return 0
+  fi
   check_port_free "$PORT" broker KAFKA_PORT
   check_port_free "$CPORT" controller KAFKA_CONTROLLER_PORT
   ensure_libs

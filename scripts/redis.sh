@@ -93,6 +93,10 @@ node_start() {
     rm -rf "$dir"
     log "--fresh: cleared $dir"
   fi
+  if ((!fresh)) && port_open "$port" && ping_ok "$port"; then
+    log "a Redis not started from $dir already answers on $HOST:$port, reusing"
+    return 0
+  fi
   if port_open "$port"; then
     owner="$(port_owner "$port")"
     die "port $port is already used by another process${owner:+ ($owner)}; stop it or choose another port"

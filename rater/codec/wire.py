@@ -198,6 +198,12 @@ class FramedCodec(Generic[T]):
         return self._header + self._encode(value)
 
     def decode(self, data: BytesLike) -> T:
+        try:
+            own = data[:HEADER_SIZE] == self._header  # fast path: our own schema id
+        except TypeError:  # not bytes at all: unframe says so
+            own = False
+        if own:
+            return self._decode(data[HEADER_SIZE:])
         schema_id, body = unframe(data)
         if schema_id == self.schema_id:
             return self._decode(body)

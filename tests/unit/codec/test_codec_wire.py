@@ -233,6 +233,12 @@ def test_framed_codec_without_registry() -> None:
     assert info.value.reason_class == "SCHEMA_MISMATCH"
     with pytest.raises(DecodeError, match="magic"):
         codec.decode(b"\x7b\x22json\x22: 1}")
+    for bad in (None, 5, "text"):
+        with pytest.raises(DecodeError, match="expected bytes"):
+            codec.decode(bad)  # type: ignore[arg-type]
+    assert codec.decode(memoryview(data)) == USAGE
+    with pytest.raises(DecodeError, match="UsageRecord"):
+        codec.decode(data[:-1])
 
 
 def test_framed_codec_registered(registry: tuple[FakeRegistry, str]) -> None:
