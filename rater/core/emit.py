@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from rater.core.events import (
-    ChargeEvent,
     ChargeKind,
     Event,
-    NotificationEvent,
     NotificationKind,
     ThrottleAction,
     ThrottleEvent,
     Unit,
+    new_charge,
+    new_notification,
 )
 from rater.core.runtime import Runtime
 from rater.core.state import Line
@@ -32,26 +32,26 @@ def fee(
     if fen <= 0:
         return
     out.append(
-        ChargeEvent(
-            event_id=event_id,
-            msisdn=line.msisdn,
-            account=line.account,
-            event_time=t,
-            cycle=cycle,
-            catalog_version=rt.version,
-            kind=ChargeKind.PLAN_FEE if is_plan else ChargeKind.PACK_FEE,
-            record_id=None,
-            usage_type=None,
-            product=product,
-            quantity=0,
-            unit=Unit.NONE,
-            draws=(),
-            overage=0,
-            free=0,
-            fen=fen,
-            reason=reason,
+        new_charge(
+            event_id,
+            line.msisdn,
+            line.account,
+            t,
+            cycle,
+            rt.version,
+            ChargeKind.PLAN_FEE if is_plan else ChargeKind.PACK_FEE,
+            None,
+            None,
+            product,
+            0,
+            Unit.NONE,
+            (),
+            0,
+            0,
+            fen,
+            reason,
         )
-    )
+    )  # positional, field order
 
 
 def notify(
@@ -67,20 +67,20 @@ def notify(
     command_id: str | None = None,
 ) -> None:
     out.append(
-        NotificationEvent(
-            event_id=event_id,
-            msisdn=line.msisdn,
-            account=line.account,
-            event_time=t,
-            cycle=line.cycle_id,
-            catalog_version=rt.version,
-            kind=kind,
-            product=product,
-            bucket_id=bucket_id,
-            command_id=command_id,
-            reason=reason,
+        new_notification(
+            event_id,
+            line.msisdn,
+            line.account,
+            t,
+            line.cycle_id,
+            rt.version,
+            kind,
+            product,
+            bucket_id,
+            command_id,
+            reason,
         )
-    )
+    )  # positional, field order
 
 
 def throttle(

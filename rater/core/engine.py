@@ -57,7 +57,11 @@ class Rater:
             line = account.lines.get(item.msisdn) if account is not None else None
             if account is None or line is None:
                 return Outcome(account, [], Status.UNKNOWN_SUBSCRIBER)
-            clock.advance(rt, out, account, item.start_time)
+            t = item.start_time
+            if t >= account.next_due:  # the common case costs one comparison
+                clock.advance(rt, out, account, t)
+            elif t > account.clock:
+                account.clock = t
             if not usage.rate(rt, out, account, line, item):
                 return Outcome(account, out, Status.DUPLICATE)
             return Outcome(account, out)

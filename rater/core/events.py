@@ -3,10 +3,12 @@ crash is recognisably the same event (schemas/*.avsc mirror these one to one).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from rater.core.inputs import UsageType
+from rater.frozen import fast_constructor
 
 
 class ChargeKind(StrEnum):
@@ -116,3 +118,10 @@ class UnratedEvent:
 
 
 Event = ChargeEvent | ThrottleEvent | NotificationEvent | UnratedEvent
+
+
+# Positional constructors that skip the frozen dataclass __init__ (one object.__setattr__
+# per field, ~3 µs for a ChargeEvent): the hot path builds one or more per record.
+new_charge: Callable[..., ChargeEvent] = fast_constructor(ChargeEvent)
+new_draw: Callable[..., Draw] = fast_constructor(Draw)
+new_notification: Callable[..., NotificationEvent] = fast_constructor(NotificationEvent)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from rater.core import draw, emit, fees
 from rater.core.events import (
-    ChargeEvent,
     ChargeKind,
     Draw,
     Event,
@@ -18,6 +17,8 @@ from rater.core.events import (
     Unit,
     UnratedEvent,
     UnratedReason,
+    new_charge,
+    new_draw,
 )
 from rater.core.inputs import Direction, Roaming, SubscriberStatus, UsageRecord, UsageType
 from rater.core.money import call_minutes, overage_fen_to_date
@@ -127,7 +128,7 @@ def _take(
         return want
     take = avail if avail < want else want
     b.used += take
-    draws.append(Draw(b.id, b.product, owner.msisdn, take))
+    draws.append(new_draw(b.id, b.product, owner.msisdn, take))
     if b.notified < 100 and b.used * 5 >= b.size * 4:
         _notify_thresholds(rt, out, owner, b, t, rec)
     return want - take
@@ -230,25 +231,26 @@ def _rate_data(
                 )
                 fen = line.overage_fen - before
     line.data_used += volume
+    # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
-        ChargeEvent(
-            event_id=f"{rec.record_id}:charge",
-            msisdn=line.msisdn,
-            account=line.account,
-            event_time=t,
-            cycle=line.cycle_id,
-            catalog_version=rt.version,
-            kind=ChargeKind.USAGE,
-            record_id=rec.record_id,
-            usage_type=UsageType.DATA,
-            product=None,
-            quantity=volume,
-            unit=Unit.BYTES,
-            draws=tuple(draws),
-            overage=overage,
-            free=free,
-            fen=fen,
-            reason="",
+        new_charge(
+            f"{rec.record_id}:charge",
+            line.msisdn,
+            line.account,
+            t,
+            line.cycle_id,
+            rt.version,
+            ChargeKind.USAGE,
+            rec.record_id,
+            UsageType.DATA,
+            None,
+            volume,
+            Unit.BYTES,
+            tuple(draws),
+            overage,
+            free,
+            fen,
+            "",
         )
     )
     if cap is not None and line.data_used >= cap:
@@ -290,24 +292,25 @@ def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> N
         plan = rt.catalog.plans[line.plan]
         price = plan.voice_price_fen_per_min if unit == UNIT_VOICE else plan.video_price_fen_per_min
         fen = overage * price
+    # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
-        ChargeEvent(
-            event_id=f"{rec.record_id}:charge",
-            msisdn=line.msisdn,
-            account=line.account,
-            event_time=t,
-            cycle=line.cycle_id,
-            catalog_version=rt.version,
-            kind=ChargeKind.USAGE,
-            record_id=rec.record_id,
-            usage_type=rec.usage_type,
-            product=None,
-            quantity=minutes,
-            unit=Unit.MINUTES,
-            draws=tuple(draws),
-            overage=overage,
-            free=free,
-            fen=fen,
-            reason=reason,
+        new_charge(
+            f"{rec.record_id}:charge",
+            line.msisdn,
+            line.account,
+            t,
+            line.cycle_id,
+            rt.version,
+            ChargeKind.USAGE,
+            rec.record_id,
+            rec.usage_type,
+            None,
+            minutes,
+            Unit.MINUTES,
+            tuple(draws),
+            overage,
+            free,
+            fen,
+            reason,
         )
     )
