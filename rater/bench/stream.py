@@ -2,22 +2,26 @@
 real local Kafka and Redis, next to a do-nothing Avro passthrough with the same Kafka
 settings, batch size and transaction cadence.
 
-One run, in one process, on throwaway topics, consumer groups and Redis namespace
-(all removed at the end):
+One run, on throwaway topics, consumer groups and Redis namespace (all removed at the
+end, also after a failure):
 
-1. load N synthetic subscribers as commands and apply them (`StreamRater.run(drain=True)`);
+1. load N synthetic subscribers as commands and apply them (`StreamRater.run(drain=True)`
+   in this process), with a tick to the workload's start (a live system ticks daily);
 2. rater throughput: produce M usage records, then time a fresh `StreamRater` draining
-   them (start -> partitions assigned -> first batch -> last batch -> drained);
-3. passthrough throughput: the same M records, consumed with the same consumer config,
-   decoded, one ChargeEvent encoded per record, produced transactionally with
-   `send_offsets_to_transaction` per batch;
-4. latency of each: a producer thread produces fresh records at a steady rate (a fraction
-   of the throughput measured above) while the processor runs, and a read_committed
-   consumer of the output topic records, per event, receive time minus the produce time
-   of its input record (linked by `record_id`).
+   them (start -> partitions assigned -> first batch -> last batch -> drained), with the
+   wall time of its Redis calls and Kafka commits and its CPU time;
+3. passthrough throughput: the same M records from the same topic, consumed with the
+   same consumer config, decoded, one ChargeEvent encoded per record, produced
+   transactionally with `send_offsets_to_transaction` per batch;
+4. latency of each: a child process produces fresh records at a steady rate (a fraction
+   of the processor's own steady throughput) while the processor runs in this process,
+   and a read_committed consumer of the output topic (in the same child) records, per
+   event, receive time minus the produce time of its input record (linked by
+   `record_id`). The load generator is a separate process so that it takes no GIL time
+   from the processor; it still shares the 2 cores with it, Kafka and Redis.
 
-Figures, not pass/fail. The machine's load average is printed with them: on a shared
-2-core box other processes move the numbers.
+Figures, not pass/fail. The load average and the kernel's CPU pressure are printed with
+them: on a shared 2-core box other processes move the numbers.
 """
 
 from __future__ import annotations
@@ -26,15 +30,15 @@ import contextlib
 import cProfile
 import dataclasses
 import io
-import logging
 import math
+import multiprocessing
 import os
 import pstats
 import resource
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,7 @@ from rater.config import Settings, Topics, load_settings
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, ChargeKind, Unit
 from rater.core.inputs import UsageRecord, UsageType
+from rater.core.state import Account
 from rater.store.redis import RedisStore
 from rater.stream.kafka import consumer_config, ensure_topics, producer_config
 from rater.stream.processor import StreamRater
@@ -63,8 +68,6 @@ PARTITIONS = 4
 TARGET_RATE = 30_000  # records/s, from the issue
 TARGET_RATIO = 0.5  # rater / passthrough
 HOUR_MS = 3_600_000
-
-log = logging.getLogger("rater.bench.stream")
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -146,6 +149,9 @@ class Timing:
     batches: int = 0
     cpu: float = 0.0  # process CPU seconds during the session
     thread_cpu: float = 0.0  # CPU seconds of the thread running the loop (the Python part)
+    in_batches: float = 0.0  # wall seconds inside batch processing (after consume())
+    redis_s: float = 0.0  # of which Redis calls (load + Lua commit), wall
+    kafka_commit_s: float = 0.0  # of which send_offsets_to_transaction + commit, wall
     redis_cpu: float = 0.0
 
     @property
@@ -183,16 +189,67 @@ class Timing:
             f"({self.thread_cpu / max(self.total_s, 1e-9):.0%} of wall), whole process "
             f"{self.cpu:.2f} s, redis-server {self.redis_cpu:.2f} s -> "
             f"{_rate(self.applied, self.thread_cpu):,.0f} records per loop-thread CPU second",
+            f"  wall: {self.in_batches:.2f} s in batches (of which RedisStore calls, "
+            f"account JSON included, {self.redis_s:.2f} s, "
+            f"Kafka transaction commit {self.kafka_commit_s:.2f} s, the rest decode/rate/"
+            f"encode/produce), {self.total_s - self.in_batches:.2f} s outside "
+            f"(start, join, consume(), drain checks)",
         ]
 
 
-class TimedRater(StreamRater):
-    """The real StreamRater, noting when it joined and when it applied records."""
+class TimedStore(RedisStore):
+    """The real RedisStore, adding the wall time of its hot-path calls to a Timing."""
 
-    def __init__(self, settings: Settings, rater: Rater, store: RedisStore) -> None:
+    def __init__(self, client: Any, namespace: str) -> None:
+        super().__init__(client, namespace)
+        self.timing = Timing()
+
+    def load(self, partition: int, keys: Iterable[str]) -> dict[str, Account]:
+        t0 = time.perf_counter()
+        try:
+            return super().load(partition, keys)
+        finally:
+            self.timing.redis_s += time.perf_counter() - t0
+
+    def due_keys(self, partition: int, until: int) -> list[str]:
+        t0 = time.perf_counter()
+        try:
+            return super().due_keys(partition, until)
+        finally:
+            self.timing.redis_s += time.perf_counter() - t0
+
+    def commit(
+        self,
+        partition: int,
+        epoch: int,
+        watermark: Mapping[str, tuple[int, int]],
+        accounts: Mapping[str, Account],
+        directory: Mapping[str, str],
+        out: bytes,
+    ) -> None:
+        t0 = time.perf_counter()
+        try:
+            super().commit(partition, epoch, watermark, accounts, directory, out)
+        finally:
+            self.timing.redis_s += time.perf_counter() - t0
+
+
+class TimedRater(StreamRater):
+    """The real StreamRater, noting when it joined, when it applied records and how long
+    its Redis calls and Kafka commits took."""
+
+    def __init__(self, settings: Settings, rater: Rater, store: TimedStore) -> None:
         super().__init__(settings, rater, store)
         self.timing = Timing(start=time.perf_counter())
+        store.timing = self.timing
         self.assigned = threading.Event()
+
+    def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        t0 = time.perf_counter()
+        try:
+            super()._commit_offsets(offsets)
+        finally:
+            self.timing.kafka_commit_s += time.perf_counter() - t0
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         super()._on_assign(consumer, partitions)
@@ -203,8 +260,9 @@ class TimedRater(StreamRater):
     def process(self, msgs: list[Message]) -> int:
         t0 = time.perf_counter()
         n = super().process(msgs)
+        t = self.timing
+        t.in_batches += time.perf_counter() - t0
         if n:
-            t = self.timing
             if t.first is None:
                 t.first = t0
             t.last = time.perf_counter()
@@ -316,6 +374,7 @@ class Passthrough:
                         producer.produce(sink, value, key)
                     offsets[m.partition() or 0] = (m.offset() or 0) + 1
                     n += 1
+                t1 = time.perf_counter()
                 producer.send_offsets_to_transaction(
                     [TopicPartition(self.source, p, o) for p, o in offsets.items()],
                     consumer.consumer_group_metadata(),
@@ -323,6 +382,8 @@ class Passthrough:
                 )
                 producer.commit_transaction(30)
                 self.next_offset.update(offsets)
+                t.kafka_commit_s += time.perf_counter() - t1
+                t.in_batches += time.perf_counter() - t0
                 if t.first is None:
                     t.first = t0
                 t.last = time.perf_counter()
@@ -353,17 +414,26 @@ class Latency:
     produce_s: float = 0.0
     samples: list[float] = field(default_factory=list)  # seconds, sorted
     unmatched: int = 0
+    first_third_p50: float = math.nan  # of the records produced in the phase's first third
+    last_third_p50: float = math.nan  # ... and last third: growing means falling behind
+    batches: int = 0  # the processor's batches with records during the phase
+    applied: int = 0
 
-    def line(self, name: str) -> str:
+    def lines(self, name: str) -> list[str]:
         s = self.samples
         if not s:
-            return f"{name} latency: no samples"
-        return (
+            return [f"{name} latency: no samples"]
+        return [
             f"{name} latency (produce -> committed event, {self.produced:,} records at "
             f"{_rate(self.produced, self.produce_s):,.0f}/s for {self.produce_s:.1f} s, "
             f"{len(s):,} events): p50 {_pct(s, 0.5) * 1000:.0f} ms, "
-            f"p99 {_pct(s, 0.99) * 1000:.0f} ms, max {s[-1] * 1000:.0f} ms"
-        )
+            f"p99 {_pct(s, 0.99) * 1000:.0f} ms, max {s[-1] * 1000:.0f} ms",
+            f"  p50 of the first third {self.first_third_p50 * 1000:.0f} ms, of the last "
+            f"third {self.last_third_p50 * 1000:.0f} ms"
+            + (" (falling behind)" if self.last_third_p50 > 2 * self.first_third_p50 else "")
+            + f"; {self.batches} batches, {self.applied / max(self.batches, 1):,.0f} "
+            "records each",
+        ]
 
 
 class _Collector(threading.Thread):
@@ -434,6 +504,42 @@ def _pace(
     return elapsed
 
 
+def _load_generator(
+    s: Settings,
+    source: str,
+    sink: str,
+    items: Sequence[tuple[bytes, bytes, str]],
+    rate: float,
+    go: Any,
+    conn: Any,
+    quiet_s: float,
+    cap_s: float,
+) -> None:
+    """Child process: the steady-rate producer and the output collector, kept out of the
+    measured process so that they take no GIL time from the processor. Sends "ready",
+    waits for `go`, then sends (produce seconds, [(produce time, latency), ...])."""
+    collector = _Collector(s, sink, _high_watermarks(s, sink, PARTITIONS))
+    collector.start()
+    collector.ready.wait(30)
+    conn.send("ready")
+    go.wait(120)
+    sent: dict[str, float] = {}
+    produce_s = _pace(s, source, items, rate, sent)
+    deadline = time.monotonic() + cap_s
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if (
+            len(collector.received) >= len(sent)
+            or time.perf_counter() - collector.last_receive > quiet_s
+        ):
+            break
+    collector.stop.set()
+    collector.join(30)
+    got = collector.received
+    conn.send((produce_s, sorted((t, got[r] - t) for r, t in sent.items() if r in got)))
+    conn.close()
+
+
 def _measure_latency(
     s: Settings,
     source: str,
@@ -442,32 +548,43 @@ def _measure_latency(
     rate: float,
     start_processor: Callable[[], None],
     stop_processor: Callable[[], None],
+    timing: Timing,
     quiet_s: float = 2.0,
     cap_s: float = 30.0,
 ) -> Latency:
-    collector = _Collector(s, sink, _high_watermarks(s, sink, PARTITIONS))
-    collector.start()
-    collector.ready.wait(30)
-    start_processor()
-    sent: dict[str, float] = {}
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process with Kafka threads
+    here, there = ctx.Pipe()
+    go = ctx.Event()
+    child = ctx.Process(
+        target=_load_generator,
+        args=(s, source, sink, items, rate, go, there, quiet_s, cap_s),
+        name="bench-load",
+        daemon=True,
+    )
+    child.start()
     res = Latency(rate=rate, produced=len(items))
+    timed: list[tuple[float, float]] = []
     try:
-        res.produce_s = _pace(s, source, items, rate, sent)
-        deadline = time.monotonic() + cap_s
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
-            if (
-                len(collector.received) >= len(sent)
-                or time.perf_counter() - collector.last_receive > quiet_s
-            ):
-                break
+        if not here.poll(60) or here.recv() != "ready":
+            raise RuntimeError("load generator did not start")
+        start_processor()
+        go.set()
+        if not here.poll(len(items) / rate + cap_s + 60):
+            raise RuntimeError("load generator did not finish")
+        res.produce_s, timed = here.recv()
     finally:
         stop_processor()
-        collector.stop.set()
-        collector.join(30)
-    got = collector.received
-    res.samples = sorted(got[r] - t for r, t in sent.items() if r in got)
-    res.unmatched = len(sent) - len(res.samples)
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+    res.samples = sorted(lat for _, lat in timed)
+    res.unmatched = len(items) - len(res.samples)
+    if timed:
+        t0, t1 = timed[0][0], timed[-1][0]
+        third = (t1 - t0) / 3
+        res.first_third_p50 = _pct(sorted(lat for t, lat in timed if t <= t0 + third), 0.5)
+        res.last_third_p50 = _pct(sorted(lat for t, lat in timed if t >= t1 - third), 0.5)
+    res.batches, res.applied = timing.batches, timing.applied
     return res
 
 
@@ -599,7 +716,7 @@ def _run(
     pt_sink: str,
     out: Callable[[str], None],
 ) -> None:
-    store = RedisStore(rclient, s.namespace)
+    store = TimedStore(rclient, s.namespace)
 
     # 1. subscribers as commands, applied by the rater
     subs = gen_subscribers(catalog, opts.subscribers, START - 40 * 86_400_000)
@@ -670,12 +787,13 @@ def _run(
 
         def stop_rater() -> None:
             live.stop.set()
-            thread.join(60)
+            if thread.ident is not None:
+                thread.join(60)
 
         rater_lat = _measure_latency(
-            s, s.topics.usage, s.topics.charges, items, rate, start_rater, stop_rater
+            s, s.topics.usage, s.topics.charges, items, rate, start_rater, stop_rater, live.timing
         )
-        out(rater_lat.line("rater"))
+        out("\n".join(rater_lat.lines("rater")))
 
         if pt_t is not None:
             rate = opts.rate_fraction * pt_t.rate_steady()
@@ -700,10 +818,13 @@ def _run(
 
             def stop_pt() -> None:
                 pt2.stop.set()
-                pthread.join(60)
+                if pthread.ident is not None:
+                    pthread.join(60)
 
-            pt_lat = _measure_latency(s, s.topics.usage, pt_sink, items, rate, start_pt, stop_pt)
-            out(pt_lat.line("passthrough"))
+            pt_lat = _measure_latency(
+                s, s.topics.usage, pt_sink, items, rate, start_pt, stop_pt, pt2.timing
+            )
+            out("\n".join(pt_lat.lines("passthrough")))
 
     # summary
     out("")

@@ -57,6 +57,8 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
     """Rate `rec` on `line` (the clock is already advanced). False for a duplicate."""
     if rec.record_id in line.seen:
         return False
+    # Seen this cycle whatever the outcome, so a repeat never emits a second event.
+    line.seen.add(rec.record_id)
     t = rec.start_time
     if line.status == SubscriberStatus.CLOSED:
         unrated(
@@ -91,7 +93,6 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
             f"record starts before the current cycle {line.cycle_id}",
         )
         return True
-    line.seen.add(rec.record_id)
     if rec.roaming == Roaming.INTERNATIONAL:
         unrated(
             rt,

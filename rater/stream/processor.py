@@ -336,17 +336,19 @@ class StreamRater:
             metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _drained(self) -> bool:
-        """True when this process owns partitions and has applied all they hold."""
+        """True when every partition of the input topics, owned here or elsewhere, has
+        been applied and committed up to its end (a partition still held by a member
+        that died is not drained until someone takes it over)."""
         assert self.consumer is not None
-        assignment = self.consumer.assignment()
-        if not assignment or not self.owned:
+        if not self.owned or not all(o.recovered for o in self.owned.values()):
             return False
-        for tp in assignment:
-            own = self.owned.get(tp.partition)
-            if own is None or not own.recovered:
-                return False
+        tps = []
+        for topic in self.s.topics.inputs():
+            md = self.consumer.list_topics(topic, timeout=10).topics[topic]
+            tps += [TopicPartition(topic, p) for p in md.partitions]
+        for tp in self.consumer.committed(tps, timeout=10):
             low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if high > low and own.watermark.get(tp.topic, 0) < high:
+            if high > low and tp.offset < high:
                 return False
         return True
 
