@@ -286,13 +286,15 @@ def report(
 
     from rater.codec import avro
     from rater.report import subscriber_table
-    from rater.stream.tools import read_events, read_topic
+    from rater.stream.tools import avro_body, read_events, read_topic
 
     s = _settings(config)
     events = read_events(s)
     typer.echo(f"Output events in {s.topics.charges} and friends: {len(events)}\n")
     typer.echo(subscriber_table(events))
-    dead = [avro.decode_dead_letter(v) for _, v in read_topic(s, s.topics.dead_letter)]
+    dead = [
+        avro.decode_dead_letter(avro_body(s, v)) for _, v in read_topic(s, s.topics.dead_letter)
+    ]
     reasons = Counter(d.error_class for d in dead)
     typer.echo(
         f"\nDead letters in {s.topics.dead_letter}: {len(dead)}"

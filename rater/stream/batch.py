@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rater import metrics
-from rater.codec import avro
 from rater.codec.deadletter import dead_letter_for
 from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_usage
@@ -28,6 +27,7 @@ from rater.core.events import (
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.state import Account
 from rater.store.redis import OutMessage
+from rater.stream.codecs import PLAIN, WireCodecs
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,9 @@ class BatchRater:
         topics: Topics,
         max_future_ms: int,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        codecs: WireCodecs = PLAIN,
     ) -> None:
+        self.codecs = codecs
         self.rater = rater
         self.topics = topics
         self.max_future_ms = max_future_ms
@@ -113,19 +115,19 @@ class BatchRater:
         res.dead_letters[dl.error_class] += 1
         res.outcomes[(m.topic, "dead_letter")] += 1
         res.out.append(
-            OutMessage(self.topics.dead_letter, m.key or b"", avro.encode_dead_letter(dl))
+            OutMessage(self.topics.dead_letter, m.key or b"", self.codecs.encode_dead_letter(dl))
         )
 
     def _decode(self, m: InMessage, res: BatchResult, now: int) -> Decoded | None:
         try:
             if m.topic == self.topics.usage:
-                rec = avro.decode_usage(m.value)
+                rec = self.codecs.decode_usage(m.value)
                 problem = check_usage(rec, now, self.max_future_ms)
                 if problem is not None:
                     self._dead(res, m, problem)
                     return None
                 return rec
-            return avro.decode_command(m.value)
+            return self.codecs.decode_command(m.value)
         except DecodeError as e:
             self._dead(res, m, e)
             return None
@@ -194,7 +196,9 @@ class BatchRater:
         res.events.extend(events)
         for e in events:
             res.out.append(
-                OutMessage(self._event_topic[type(e)], e.msisdn.encode(), avro.encode_event(e))
+                OutMessage(
+                    self._event_topic[type(e)], e.msisdn.encode(), self.codecs.encode_event(e)
+                )
             )
 
 

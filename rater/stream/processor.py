@@ -56,6 +56,7 @@ from rater.store.redis import (
 )
 from rater.stream import faults
 from rater.stream.batch import BatchRater, InMessage
+from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import consumer_config, producer_config
 
 log = logging.getLogger("rater.stream")
@@ -81,7 +82,9 @@ class StreamRater:
         self.s = settings
         self.rater = rater
         self.store = store
-        self.batch = BatchRater(rater, settings.topics, settings.max_future_ms)
+        self.batch = BatchRater(
+            rater, settings.topics, settings.max_future_ms, codecs=wire_codecs(settings)
+        )
         self.health = health or metrics.Health()
         self.stop = threading.Event()
         self.owned: dict[int, Owned] = {}

@@ -15,6 +15,7 @@ from rater.core.engine import Rater
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.state import Account
 from rater.store.redis import RedisStore
+from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import partition_count, producer_config
 
 
@@ -32,19 +33,21 @@ def account_keys(commands: Iterable[Command]) -> dict[str, str]:
 def produce_commands(s: Settings, commands: list[Command]) -> int:
     """Commands on the command topic, keyed by account so they meet the account's usage."""
     keys = account_keys(commands)
+    codecs = wire_codecs(s)
     p = Producer(producer_config(s) | {"enable.idempotence": True})
     for c in commands:
         key = keys.get(c.msisdn, c.msisdn)
-        _produce(p, s.topics.commands, key.encode(), avro.encode_command(c))
+        _produce(p, s.topics.commands, key.encode(), codecs.encode_command(c))
     _deliver_all(p)
     return len(commands)
 
 
 def produce_usage(s: Settings, records: Iterable[UsageRecord], keys: Mapping[str, str]) -> int:
     p = Producer(producer_config(s) | {"enable.idempotence": True})
+    codecs = wire_codecs(s)
     n = 0
     for r in records:
-        _produce(p, s.topics.usage, keys.get(r.msisdn, r.msisdn).encode(), avro.encode_usage(r))
+        _produce(p, s.topics.usage, keys.get(r.msisdn, r.msisdn).encode(), codecs.encode_usage(r))
         n += 1
     _deliver_all(p)
     return n
@@ -65,7 +68,7 @@ def send_tick(s: Settings, at_ms: int | None = None) -> tuple[int, int]:
     t = at_ms if at_ms is not None else int(time.time() * 1000)
     n = partition_count(s, s.topics.commands)
     p = Producer(producer_config(s) | {"enable.idempotence": True})
-    value = avro.encode_command(Tick(t))
+    value = wire_codecs(s).encode_command(Tick(t))
     for part in range(n):
         _produce(p, s.topics.commands, b"", value, partition=part)
     _deliver_all(p)
@@ -125,5 +128,14 @@ def read_events(s: Settings) -> list[Any]:
     }
     events: list[Any] = []
     for topic, kind in kinds.items():
-        events += [avro.decode_event(kind, v) for _, v in read_topic(s, topic)]
+        events += [avro.decode_event(kind, avro_body(s, v)) for _, v in read_topic(s, topic)]
     return events
+
+
+def avro_body(s: Settings, value: bytes) -> bytes:
+    """The Avro body of an output message (without the wire-format header, if any)."""
+    if s.schema_registry_url:
+        from rater.codec.wire import unframe
+
+        return unframe(value)[1]
+    return value
