@@ -150,6 +150,7 @@ class Timing:
     cpu: float = 0.0  # process CPU seconds during the session
     thread_cpu: float = 0.0  # CPU seconds of the thread running the loop (the Python part)
     in_batches: float = 0.0  # wall seconds inside batch processing (after consume())
+    batch_cpu: float = 0.0  # CPU seconds of the loop thread inside batch processing
     redis_s: float = 0.0  # of which Redis calls (load + Lua commit), wall
     kafka_commit_s: float = 0.0  # of which send_offsets_to_transaction + commit, wall
     redis_cpu: float = 0.0
@@ -258,10 +259,11 @@ class TimedRater(StreamRater):
         self.assigned.set()
 
     def process(self, msgs: list[Message]) -> int:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         n = super().process(msgs)
         t = self.timing
         t.in_batches += time.perf_counter() - t0
+        t.batch_cpu += time.thread_time() - c0
         if n:
             if t.first is None:
                 t.first = t0
@@ -357,7 +359,7 @@ class Passthrough:
                     if drain and self._drained(consumer):
                         return
                     continue
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 offsets: dict[int, int] = {}
                 producer.begin_transaction()
                 n = 0
@@ -384,6 +386,7 @@ class Passthrough:
                 self.next_offset.update(offsets)
                 t.kafka_commit_s += time.perf_counter() - t1
                 t.in_batches += time.perf_counter() - t0
+                t.batch_cpu += time.thread_time() - c0
                 if t.first is None:
                     t.first = t0
                 t.last = time.perf_counter()
@@ -418,6 +421,9 @@ class Latency:
     last_third_p50: float = math.nan  # ... and last third: growing means falling behind
     batches: int = 0  # the processor's batches with records during the phase
     applied: int = 0
+    in_batches: float = 0.0  # the processor's wall seconds inside batches
+    batch_cpu: float = 0.0  # ... and its thread's CPU seconds there
+    redis_s: float = 0.0  # ... of which RedisStore calls (account JSON included)
 
     def lines(self, name: str) -> list[str]:
         s = self.samples
@@ -432,7 +438,9 @@ class Latency:
             f"third {self.last_third_p50 * 1000:.0f} ms"
             + (" (falling behind)" if self.last_third_p50 > 2 * self.first_third_p50 else "")
             + f"; {self.batches} batches, {self.applied / max(self.batches, 1):,.0f} "
-            "records each",
+            f"records each, {self.in_batches:.2f} s in batches (loop thread CPU "
+            f"{self.batch_cpu:.2f} s, RedisStore {self.redis_s:.2f} s) -> "
+            f"{_rate(self.applied, self.in_batches):,.0f} records/s while busy",
         ]
 
 
@@ -585,6 +593,8 @@ def _measure_latency(
         res.first_third_p50 = _pct(sorted(lat for t, lat in timed if t <= t0 + third), 0.5)
         res.last_third_p50 = _pct(sorted(lat for t, lat in timed if t >= t1 - third), 0.5)
     res.batches, res.applied = timing.batches, timing.applied
+    res.in_batches, res.batch_cpu = timing.in_batches, timing.batch_cpu
+    res.redis_s = timing.redis_s
     return res
 
 

@@ -176,7 +176,7 @@ def _rate_data(
     want = volume
     draws: list[Draw] = []
     order = draw.data_order(line, rt.catalog)
-    if order.directional and rec.province == line.home_province:
+    if want and order.directional and rec.province == line.home_province:
         for b in order.directional:
             apps, groups = rt.directional_match[b.product]
             if rec.app_id in apps or rec.rating_group in groups:
