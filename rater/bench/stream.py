@@ -227,10 +227,11 @@ class TimedStore(RedisStore):
         accounts: Mapping[str, Account],
         directory: Mapping[str, str],
         out: bytes,
+        seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
     ) -> None:
         t0 = time.perf_counter()
         try:
-            super().commit(partition, epoch, watermark, accounts, directory, out)
+            super().commit(partition, epoch, watermark, accounts, directory, out, seen)
         finally:
             self.timing.redis_s += time.perf_counter() - t0
 

@@ -126,13 +126,14 @@ class Account:
     def copy(self) -> Account:
         return copy.deepcopy(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form for the state store (sets as sorted lists)."""
+    def to_dict(self, with_seen: bool = True) -> dict[str, Any]:
+        """Plain JSON-able form for the state store (sets as sorted lists). A store that
+        keeps the record ids seen elsewhere (Redis: one set per line) leaves them out."""
         return {
             "key": self.key,
             "clock": self.clock,
             "next_due": self.next_due,
-            "lines": [_line_to_dict(line) for line in self.lines.values()],
+            "lines": [_line_to_dict(line, with_seen) for line in self.lines.values()],
         }
 
     @classmethod
@@ -152,7 +153,7 @@ _LINE_SCALARS = [
 ]
 
 
-def _line_to_dict(line: Line) -> dict[str, Any]:
+def _line_to_dict(line: Line, with_seen: bool = True) -> dict[str, Any]:
     d: dict[str, Any] = {f: getattr(line, f) for f in _LINE_SCALARS}
     d["buckets"] = [[getattr(b, f) for f in Bucket.__dataclass_fields__] for b in line.buckets]
     d["subscriptions"] = [
@@ -161,7 +162,8 @@ def _line_to_dict(line: Line) -> dict[str, Any]:
     d["accruals"] = [
         [a.product, a.is_plan, a.fee_fen, a.from_day, a.charged, a.done] for a in line.accruals
     ]
-    d["seen"] = sorted(line.seen)
+    if with_seen:
+        d["seen"] = sorted(line.seen)
     d["pending_products"] = list(line.pending_products)
     d["members"] = list(line.members)
     return d
@@ -172,7 +174,7 @@ def _line_from_dict(d: dict[str, Any]) -> Line:
     line.buckets = [Bucket(*row) for row in d["buckets"]]
     line.subscriptions = [Subscription(*row) for row in d["subscriptions"]]
     line.accruals = [FeeAccrual(*row) for row in d["accruals"]]
-    line.seen = set(d["seen"])
+    line.seen = set(d.get("seen", ()))
     line.pending_products = list(d["pending_products"])
     line.members = list(d["members"])
     return line

@@ -10,6 +10,8 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:a:<key>   one account (JSON)
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
+    {ns:p}:seen:<m>  set: record ids line m has seen this cycle (kept out of the account
+                     JSON so a write costs the same on day 1 and day 30 of a cycle)
 
 The write of a batch is one Lua script: fencing check, expected watermark check,
 accounts, due times, directory, new watermark and the batch's outputs, all or nothing.
@@ -74,8 +76,10 @@ def unpack_messages(blob: bytes) -> list[OutMessage]:
 
 _COMMIT = """
 -- KEYS: epoch, wm, due, dir, account keys...
+-- KEYS: epoch, wm, due, dir, account keys..., seen keys...
 -- ARGV: epoch, n_wm, (field, expected, new) * n_wm, out, n_acct, (value, due) * n_acct,
---       n_dir, (msisdn, key) * n_dir, acct_prefix_len
+--       n_dir, (msisdn, key) * n_dir, n_seen, (reset, n_ids, ids...) * n_seen,
+--       acct_prefix_len
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED')
 end
@@ -109,6 +113,22 @@ i = i + 1
 for _ = 1, n_dir do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
+end
+local n_seen = tonumber(ARGV[i])
+i = i + 1
+for k = 1, n_seen do
+  local key = KEYS[4 + n_acct + k]
+  if ARGV[i] == '1' then
+    redis.call('DEL', key)
+  end
+  local n_ids = tonumber(ARGV[i + 1])
+  i = i + 2
+  local last = i + n_ids - 1
+  while i <= last do  -- in chunks: unpack is bounded by Lua's stack
+    local j = math.min(i + 999, last)
+    redis.call('SADD', key, unpack(ARGV, i, j))
+    i = j + 1
+  end
 end
 return 'OK'
 """
@@ -144,9 +164,20 @@ class RedisStore:
             return {}
         prefix = self._acct_prefix(partition)
         blobs = self.r.mget([prefix + k for k in keys])
-        return {
+        accounts = {
             k: Account.from_dict(orjson.loads(b)) for k, b in zip(keys, blobs, strict=True) if b
         }
+        lines = [line for a in accounts.values() for line in a.lines.values()]
+        if lines:
+            pipe = self.r.pipeline(transaction=False)
+            for line in lines:
+                pipe.smembers(self._seen_key(partition, line.msisdn))
+            for line, ids in zip(lines, pipe.execute(), strict=True):
+                line.seen = {i.decode() for i in ids}
+        return accounts
+
+    def _seen_key(self, partition: int, msisdn: str) -> str:
+        return f"{self.tag(partition)}:seen:{msisdn}"
 
     def due_keys(self, partition: int, until: int) -> list[str]:
         """Accounts of the partition with a change due at or before `until`."""
@@ -165,8 +196,10 @@ class RedisStore:
         accounts: Mapping[str, Account],
         directory: Mapping[str, str],
         out: bytes,
+        seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
     ) -> None:
-        """Write a batch atomically. `watermark` maps topic -> (expected, new) next offset."""
+        """Write a batch atomically. `watermark` maps topic -> (expected, new) next offset;
+        `seen` maps MSISDN -> (start the set afresh, record ids to add)."""
         tag = self.tag(partition)
         prefix = self._acct_prefix(partition)
         keys = [f"{tag}:epoch", f"{tag}:wm", f"{tag}:due", f"{tag}:dir"]
@@ -176,10 +209,14 @@ class RedisStore:
         args += [out, len(accounts)]
         for key, acct in accounts.items():
             keys.append(prefix + key)
-            args += [orjson.dumps(acct.to_dict()), acct.next_due]
+            args += [orjson.dumps(acct.to_dict(with_seen=False)), acct.next_due]
         args.append(len(directory))
         for msisdn, key in directory.items():
             args += [msisdn, key]
+        args.append(len(seen))
+        for msisdn, (reset, ids) in seen.items():
+            keys.append(self._seen_key(partition, msisdn))
+            args += [1 if reset else 0, len(ids), *ids]
         args.append(len(prefix))
         try:
             self._commit(keys=keys, args=args)

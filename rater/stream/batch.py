@@ -48,6 +48,8 @@ class BatchResult:
     events: list[Event] = field(default_factory=list)  # what the core emitted
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
     dead_letters: Counter[str] = field(default_factory=Counter)  # by error class
+    # MSISDN -> (the set starts afresh: a new cycle or line, record ids to add)
+    seen: dict[str, tuple[bool, list[str]]] = field(default_factory=dict)
 
     def count_metrics(self) -> None:
         """Move the service metrics once per committed batch (not per record: label
@@ -162,6 +164,10 @@ class BatchRater:
         if ticks:
             keys.update(due(max(ticks)))
         accounts = load(keys)
+        cycle_at_load = {
+            msisdn: ln.cycle_id for a in accounts.values() for msisdn, ln in a.lines.items()
+        }
+        rated: dict[str, list[str]] = {}
         rater = self.rater
         for m, it in ordered:
             if isinstance(it, Tick):
@@ -188,8 +194,16 @@ class BatchRater:
                 res.accounts[key] = outcome.account
                 if isinstance(it, NewSubscriber) and it.msisdn in outcome.account.lines:
                     res.directory[it.msisdn] = key
+                elif isinstance(it, UsageRecord) and outcome.status == Status.APPLIED:
+                    rated.setdefault(it.msisdn, []).append(it.record_id)
             res.outcomes[(m.topic, outcome.status.lower())] += 1
             self._emit(res, outcome.events)
+        for acct in res.accounts.values():
+            for msisdn, line in acct.lines.items():
+                if line.cycle_id != cycle_at_load.get(msisdn):
+                    res.seen[msisdn] = (True, sorted(line.seen))
+                elif msisdn in rated:
+                    res.seen[msisdn] = (False, [r for r in rated[msisdn] if r in line.seen])
         return res
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
