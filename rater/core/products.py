@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rater.catalog.model import FeeMode, Pack, PackKind, Plan
+from rater.catalog.model import Pack, PackKind, Plan
 from rater.core import draw, fees
 from rater.core.cycles import DAY_MS
 from rater.core.events import Event
@@ -98,7 +98,7 @@ def attach_pack(
     line.buckets.append(bucket)
     line.subscriptions.append(Subscription(pack.code, t, bucket.id))
     draw.invalidate(line)
-    mode = pack.fee_mode
+    # not pro-rated: a monthly pack ordered mid-cycle pays its whole fee at order
     fees.start_fee(
         rt,
         out,
@@ -106,7 +106,7 @@ def attach_pack(
         pack.code,
         False,
         pack.fee_fen,
-        FeeMode.ONCE if mode == FeeMode.MONTHLY else mode,
+        pack.fee_mode,
         t,
         fee_event_id,
         prorate=False,

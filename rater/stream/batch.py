@@ -156,11 +156,11 @@ class BatchRater:
                 (usage if m.topic == self.topics.usage else cmds).append((m, item))
         ordered = _merge(cmds, usage, self._time)
 
-        keys: set[str] = set()
+        keyed = [
+            (m, it, None if isinstance(it, Tick) else _account_key(m, it)) for m, it in ordered
+        ]
+        keys = {k for _, _, k in keyed if k is not None}
         ticks = [it.time for _, it in ordered if isinstance(it, Tick)]
-        for m, it in ordered:
-            if not isinstance(it, Tick):
-                keys.add(_account_key(m, it))
         if ticks:
             keys.update(due(max(ticks)))
         accounts = load(keys)
@@ -169,7 +169,7 @@ class BatchRater:
         }
         rated: dict[str, list[str]] = {}
         rater = self.rater
-        for m, it in ordered:
+        for m, it, key in keyed:
             if isinstance(it, Tick):
                 for key in sorted(accounts):
                     acct = accounts[key]
@@ -180,7 +180,7 @@ class BatchRater:
                     self._emit(res, out.events)
                 res.outcomes[(m.topic, "tick")] += 1
                 continue
-            key = _account_key(m, it)
+            assert key is not None  # every input but a tick has an account
             outcome = rater.apply(accounts.get(key), it)
             if outcome.status == Status.UNKNOWN_SUBSCRIBER:
                 self._dead(

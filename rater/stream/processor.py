@@ -258,8 +258,9 @@ class StreamRater:
                     partial(self.store.due_keys, n),
                 )
                 new_wm = dict(own.watermark)
-                for m in pmsgs:
-                    new_wm[m.topic] = max(new_wm.get(m.topic, 0), m.offset + 1)
+                for (topic, part), nxt in offsets.items():
+                    if part == n:
+                        new_wm[topic] = max(new_wm.get(topic, 0), nxt)
                 faults.reached("before_redis_commit")
                 self.store.commit(
                     n,
