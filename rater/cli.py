@@ -114,6 +114,10 @@ def bench_stream(
     catch_up_tick: Annotated[
         bool, typer.Option(help="tick to the workload's start before the usage (daily cron)")
     ] = True,
+    processes: Annotated[
+        int,
+        typer.Option(min=1, help="also drain a second backlog with this many processes (1: skip)"),
+    ] = 2,
 ) -> None:
     """End-to-end records/s and latency of the streaming rater (exactly-once, real Kafka
     and Redis) next to a do-nothing Avro passthrough. Uses and then deletes its own topics,
@@ -138,6 +142,7 @@ def bench_stream(
             catch_up_tick=catch_up_tick,
             passthrough=passthrough,
             latency=latency,
+            processes=processes,
         ),
         out=typer.echo,
     )
@@ -172,9 +177,13 @@ def run(
         bool, typer.Option(help="stop once every input message has been applied")
     ] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    workers: Annotated[
+        int, typer.Option(min=1, help="rater processes in this group on this machine (cores)")
+    ] = 1,
 ) -> None:
     """Run the streaming rater: Kafka in, Redis state, Kafka out, effectively once."""
     from rater.stream.processor import run_service
+    from rater.stream.workers import run_workers
 
     _logging(log_level)
     s = _settings(config, catalog=catalog)
@@ -182,6 +191,8 @@ def run(
         load_catalog(s.catalog)
     except CatalogError as e:
         _fail(str(e))
+    if workers > 1:
+        raise typer.Exit(run_workers(s, workers, drain, log_level))
     run_service(s, drain)
 
 

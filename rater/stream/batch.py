@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rater import metrics
 from rater.codec.deadletter import dead_letter_for
@@ -30,8 +31,9 @@ from rater.store.redis import OutMessage
 from rater.stream.codecs import PLAIN, WireCodecs
 
 
-@dataclass(frozen=True, slots=True)
-class InMessage:
+class InMessage(NamedTuple):
+    """One consumed input message (a tuple: built once per record, so it must be cheap)."""
+
     topic: str
     partition: int
     offset: int

@@ -24,6 +24,7 @@ so in-memory state never outlives a failed commit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -385,6 +386,21 @@ class StreamRater:
         signal.signal(signal.SIGINT, stop)
 
 
+def tune_gc(gen0_threshold: int) -> None:
+    """Fewer garbage collections, and none over the start-up objects.
+
+    The loop allocates several short-lived objects per record (decoded record, events,
+    encoded bytes) that reference counting frees at once, so CPython's default of a young
+    collection every 700 allocations spends about a quarter of the loop's time on
+    collections that find nothing. The catalog and the other start-up objects are moved
+    out of every later collection with `gc.freeze()`."""
+    gc.collect()
+    gc.freeze()
+    if gen0_threshold:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(gen0_threshold, gen1, gen2)
+
+
 def run_service(settings: Settings, drain: bool = False) -> None:
     """Build the service from settings and run it (the body of `rater run`)."""
     import redis
@@ -403,6 +419,7 @@ def run_service(settings: Settings, drain: bool = False) -> None:
         else None
     )
     svc = StreamRater(settings, Rater(catalog), RedisStore(client, settings.namespace), health)
+    tune_gc(settings.gc_gen0_threshold)
     svc.install_signal_handlers()
     log.info(
         "rater %s: catalog %s (version %s), group %s, instance %s",

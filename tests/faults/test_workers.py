@@ -1,0 +1,113 @@
+"""`rater run --workers N`: N processes of one group on one machine give exactly the
+simulator's events, and SIGTERM to the parent stops every worker cleanly."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import redis
+
+from rater.catalog import load_catalog
+from rater.codec.jsonl import event_from_json
+from rater.config import Settings
+from rater.core.engine import Rater
+from rater.sim import simulate
+from rater.store.redis import RedisStore
+from rater.stream.kafka import ensure_topics
+from rater.stream.tools import account_keys, produce_commands, produce_usage, read_events
+from rater.subscribers import parse_subscribers, to_commands
+from rater.workload import subscribers as gen_subscribers
+from rater.workload import usage as gen_usage
+from tests.faults.test_kill9 import _config_file, canon
+from tests.integration.test_stream_vs_simulator import (
+    CATALOG,
+    END,
+    START,
+    run_until_drained,
+    stream_settings,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rater(config: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "rater.cli", "run", "--config", str(config), *args],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def _world(
+    kafka_bootstrap: str, redis_url: str, n_records: int, seed: int
+) -> tuple[Settings, dict[str, bytes]]:
+    catalog = load_catalog(CATALOG)
+    subs = gen_subscribers(catalog, 200, START - 35 * 86_400_000, seed=seed)
+    commands = to_commands(parse_subscribers({"subscribers": subs}))
+    records = list(gen_usage(catalog, subs, n_records, START, END, seed=seed + 1))
+    sim_out = io.StringIO()
+    simulate(Rater(catalog), commands, records, None, sim_out)
+    expected = {
+        e.event_id: canon(e)
+        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
+    }
+    s = stream_settings(kafka_bootstrap, redis_url)
+    ensure_topics(s)
+    produce_commands(s, commands)
+    run_until_drained(s)
+    produce_usage(s, records, account_keys(commands))
+    return s, expected
+
+
+def _check_exactly_once(s: Settings, expected: dict[str, bytes]) -> None:
+    events = read_events(s)
+    ids = Counter(e.event_id for e in events)
+    assert max(ids.values()) == 1, [k for k, n in ids.items() if n > 1][:5]
+    assert set(ids) == set(expected)
+    assert all(canon(e) == expected[e.event_id] for e in events)
+
+
+def test_workers_share_the_partitions_and_equal_the_simulator(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    s, expected = _world(kafka_bootstrap, redis_url, 20_000, seed=31)
+    config = _config_file(s, tmp_path, f"{s.group_id}-x")
+    log = tmp_path / "workers.log"
+    proc = _rater(config, log, "--workers", "2", "--drain")
+    assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
+    text = log.read_text()
+    # both workers took part: each logged its own assignments
+    assert "rater-w0" in text and "rater-w1" in text, text[-3000:]
+    _check_exactly_once(s, expected)
+
+
+def test_sigterm_to_the_parent_stops_every_worker_cleanly(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    s, expected = _world(kafka_bootstrap, redis_url, 30_000, seed=41)
+    config = _config_file(s, tmp_path, f"{s.group_id}-x")
+    log = tmp_path / "workers.log"
+    proc = _rater(config, log, "--workers", "2")  # no --drain: runs until told to stop
+    rstore = RedisStore(redis.Redis.from_url(redis_url), s.namespace)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if sum(rstore.watermark(p)[0].get(s.topics.usage, 0) for p in range(s.partitions)):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert log.read_text().count("finishing the batch") == 2
+    # whatever was left is finished by a fresh process; nothing lost, nothing twice
+    run_until_drained(s)
+    _check_exactly_once(s, expected)
