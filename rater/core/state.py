@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from itertools import starmap
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from rater.core.inputs import SubscriberStatus
@@ -145,17 +147,47 @@ class Account:
         return acct
 
 
-_LINE_SCALARS = [
-    f
-    for f in Line.__dataclass_fields__
-    if f
-    not in ("buckets", "subscriptions", "accruals", "seen", "pending_products", "members", "order")
-]
+# The serialized form. A line is a JSON object: its scalar fields in declaration order,
+# then "buckets", "subscriptions" and "accruals" as rows (arrays of the fields in
+# declaration order), "seen" (sorted; left out by a store that keeps it elsewhere),
+# "pending_products" and "members". `order` is derived and never stored.
+#
+# This runs for every changed account after every batch, so it avoids per-field Python
+# loops: the scalars are read in one C call (attrgetter) and the rows are list displays.
+# The result is plain JSON data (lists, not tuples): it equals its own JSON round trip.
+_LISTS = ("buckets", "subscriptions", "accruals", "seen", "pending_products", "members")
+_LINE_FIELDS = tuple(f for f in Line.__dataclass_fields__ if f != "order")
+_LINE_SCALARS = tuple(f for f in _LINE_FIELDS if f not in _LISTS)
+_line_scalars = attrgetter(*_LINE_SCALARS)
+# Line's constructor arguments in order, split around `seen` (absent from the form of a
+# store that keeps it elsewhere).
+_SEEN_AT = _LINE_FIELDS.index("seen")
+_line_args_head = itemgetter(*_LINE_FIELDS[:_SEEN_AT])
+_line_args_tail = itemgetter(*_LINE_FIELDS[_SEEN_AT + 1 :])
 
 
 def _line_to_dict(line: Line, with_seen: bool = True) -> dict[str, Any]:
-    d: dict[str, Any] = {f: getattr(line, f) for f in _LINE_SCALARS}
-    d["buckets"] = [[getattr(b, f) for f in Bucket.__dataclass_fields__] for b in line.buckets]
+    # Same length by construction; zip(strict=True) costs as much again here.
+    d = dict(zip(_LINE_SCALARS, _line_scalars(line)))  # noqa: B905
+    # Rows in declaration order (tests.unit.core.test_state checks them against the fields).
+    d["buckets"] = [
+        [
+            b.id,
+            b.product,
+            b.kind,
+            b.unit,
+            b.size,
+            b.used,
+            b.valid_from,
+            b.valid_to,
+            b.carried,
+            b.first_cycle,
+            b.priority,
+            b.activated_at,
+            b.notified,
+        ]
+        for b in line.buckets
+    ]
     d["subscriptions"] = [
         [s.product, s.ordered_at, s.bucket_id, s.cancelled] for s in line.subscriptions
     ]
@@ -170,11 +202,11 @@ def _line_to_dict(line: Line, with_seen: bool = True) -> dict[str, Any]:
 
 
 def _line_from_dict(d: dict[str, Any]) -> Line:
-    line = Line(**{f: d[f] for f in _LINE_SCALARS})
-    line.buckets = [Bucket(*row) for row in d["buckets"]]
-    line.subscriptions = [Subscription(*row) for row in d["subscriptions"]]
-    line.accruals = [FeeAccrual(*row) for row in d["accruals"]]
-    line.seen = set(d.get("seen", ()))
+    # Positional: the list fields pass through raw and are rebuilt just below.
+    line = Line(*(*_line_args_head(d), set(d.get("seen", ())), *_line_args_tail(d)))
+    line.buckets = list(starmap(Bucket, d["buckets"]))
+    line.subscriptions = list(starmap(Subscription, d["subscriptions"]))
+    line.accruals = list(starmap(FeeAccrual, d["accruals"]))
     line.pending_products = list(d["pending_products"])
     line.members = list(d["members"])
     return line

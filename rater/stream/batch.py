@@ -91,6 +91,8 @@ _EVENT_LABEL = {
 
 
 Decoded = UsageRecord | Command | Tick
+# (event time, message, decoded input, account key: None for a tick)
+_Keyed = tuple[int, InMessage, Decoded, str | None]
 
 
 class BatchRater:
@@ -122,24 +124,6 @@ class BatchRater:
             OutMessage(self.topics.dead_letter, m.key or b"", self.codecs.encode_dead_letter(dl))
         )
 
-    def _decode(self, m: InMessage, res: BatchResult, now: int) -> Decoded | None:
-        try:
-            if m.topic == self.topics.usage:
-                rec = self.codecs.decode_usage(m.value)
-                problem = check_usage(rec, now, self.max_future_ms)
-                if problem is not None:
-                    self._dead(res, m, problem)
-                    return None
-                return rec
-            return self.codecs.decode_command(m.value)
-        except DecodeError as e:
-            self._dead(res, m, e)
-            return None
-
-    @staticmethod
-    def _time(item: Decoded) -> int:
-        return item.start_time if isinstance(item, UsageRecord) else item.time
-
     def rate(
         self,
         msgs: Iterable[InMessage],
@@ -147,60 +131,101 @@ class BatchRater:
         due: Callable[[int], list[str]],
     ) -> BatchResult:
         """Rate one partition's new messages. Usage and commands keep their own order
-        and are merged by event time (commands first on a tie)."""
+        and are merged by event time (commands first on a tie).
+
+        This runs once per record, so it is written for speed: one pass to decode and
+        key, one to rate, counters kept in locals and turned into labels at the end."""
         res = BatchResult()
         now = self.now_ms()
-        usage: list[tuple[InMessage, Decoded]] = []
-        cmds: list[tuple[InMessage, Decoded]] = []
+        usage_topic = self.topics.usage
+        decode_usage = self.codecs.decode_usage
+        decode_command = self.codecs.decode_command
+        max_future = self.max_future_ms
+        usage: list[_Keyed] = []
+        cmds: list[_Keyed] = []
+        keys: set[str] = set()
+        tick_at: int | None = None
         for m in msgs:
-            item = self._decode(m, res, now)
-            if item is not None:
-                (usage if m.topic == self.topics.usage else cmds).append((m, item))
-        ordered = _merge(cmds, usage, self._time)
-
-        keyed = [
-            (m, it, None if isinstance(it, Tick) else _account_key(m, it)) for m, it in ordered
-        ]
-        keys = {k for _, _, k in keyed if k is not None}
-        ticks = [it.time for _, it in ordered if isinstance(it, Tick)]
-        if ticks:
-            keys.update(due(max(ticks)))
+            try:
+                if m.topic == usage_topic:
+                    rec = decode_usage(m.value)
+                    problem = check_usage(rec, now, max_future)
+                    if problem is not None:
+                        self._dead(res, m, problem)
+                        continue
+                    key = m.key.decode() if m.key else rec.msisdn
+                    usage.append((rec.start_time, m, rec, key))
+                    keys.add(key)
+                    continue
+                cmd = decode_command(m.value)
+                if isinstance(cmd, Tick):
+                    cmds.append((cmd.time, m, cmd, None))
+                    tick_at = cmd.time if tick_at is None else max(tick_at, cmd.time)
+                    continue
+                key = m.key.decode() if m.key else Rater.routing_key(cmd)
+                cmds.append((cmd.time, m, cmd, key))
+                keys.add(key)
+            except DecodeError as e:
+                self._dead(res, m, e)
+            except UnicodeDecodeError:
+                self._dead(res, m, (ErrorClass.DECODE_ERROR, "message key is not UTF-8"))
+        if tick_at is not None:
+            keys.update(due(tick_at))
         accounts = load(keys)
         cycle_at_load = {
             msisdn: ln.cycle_id for a in accounts.values() for msisdn, ln in a.lines.items()
         }
         rated: dict[str, list[str]] = {}
-        rater = self.rater
-        for m, it, key in keyed:
-            if isinstance(it, Tick):
-                for key in sorted(accounts):
-                    acct = accounts[key]
-                    before = acct.next_due
-                    out = rater.apply(acct, it)
-                    if out.events or acct.next_due != before:
-                        res.accounts[key] = acct  # a rollover may change state silently
-                    self._emit(res, out.events)
+        statuses: dict[tuple[str, Status], int] = {}
+        changed = res.accounts
+        events = res.events
+        out = res.out
+        topic_of = self._event_topic
+        encode_event = self.codecs.encode_event
+        apply = self.rater.apply
+        for _, m, it, akey in _merge(cmds, usage) if cmds else usage:
+            if akey is None:  # a tick: every loaded account whose time has come
+                for k in sorted(accounts):
+                    due_acct = accounts[k]
+                    before = due_acct.next_due
+                    tick_out = apply(due_acct, it)
+                    if tick_out.events or due_acct.next_due != before:
+                        changed[k] = due_acct  # a rollover may change state silently
+                    self._emit(res, tick_out.events)
                 res.outcomes[(m.topic, "tick")] += 1
                 continue
-            assert key is not None  # every input but a tick has an account
-            outcome = rater.apply(accounts.get(key), it)
-            if outcome.status == Status.UNKNOWN_SUBSCRIBER:
+            assert not isinstance(it, Tick)  # only a tick has no account key
+            outcome = apply(accounts.get(akey), it)
+            status = outcome.status
+            if status is Status.UNKNOWN_SUBSCRIBER:
                 self._dead(
                     res,
                     m,
-                    (ErrorClass.UNKNOWN_SUBSCRIBER, f"no subscriber {it.msisdn} in account {key}"),
+                    (ErrorClass.UNKNOWN_SUBSCRIBER, f"no subscriber {it.msisdn} in account {akey}"),
                 )
                 continue
-            if outcome.account is not None:
-                accounts[key] = outcome.account
-                res.accounts[key] = outcome.account
-                if isinstance(it, NewSubscriber) and it.msisdn in outcome.account.lines:
-                    res.directory[it.msisdn] = key
-                elif isinstance(it, UsageRecord) and outcome.status == Status.APPLIED:
-                    rated.setdefault(it.msisdn, []).append(it.record_id)
-            res.outcomes[(m.topic, outcome.status.lower())] += 1
-            self._emit(res, outcome.events)
-        for acct in res.accounts.values():
+            acct = outcome.account
+            if acct is not None:
+                accounts[akey] = changed[akey] = acct
+                if type(it) is UsageRecord:
+                    if status is Status.APPLIED:
+                        ids = rated.get(it.msisdn)
+                        if ids is None:
+                            rated[it.msisdn] = [it.record_id]
+                        else:
+                            ids.append(it.record_id)
+                elif isinstance(it, NewSubscriber) and it.msisdn in acct.lines:
+                    res.directory[it.msisdn] = akey
+            counted = (m.topic, status)
+            statuses[counted] = statuses.get(counted, 0) + 1
+            evs = outcome.events
+            if evs:
+                events.extend(evs)
+                for ev in evs:
+                    out.append(OutMessage(topic_of[type(ev)], ev.msisdn.encode(), encode_event(ev)))
+        for (topic, st), n in statuses.items():
+            res.outcomes[(topic, st.lower())] += n
+        for acct in changed.values():
             for msisdn, line in acct.lines.items():
                 if line.cycle_id != cycle_at_load.get(msisdn):
                     res.seen[msisdn] = (True, sorted(line.seen))
@@ -218,27 +243,16 @@ class BatchRater:
             )
 
 
-def _account_key(m: InMessage, item: UsageRecord | Command) -> str:
-    """Producers key every input by its account (the owner's MSISDN for a sharing group)."""
-    if m.key:
-        return m.key.decode()
-    return Rater.routing_key(item)
-
-
-def _merge(
-    a: list[tuple[InMessage, Decoded]],
-    b: list[tuple[InMessage, Decoded]],
-    when: Callable[[Decoded], int],
-) -> list[tuple[InMessage, Decoded]]:
+def _merge(a: list[_Keyed], b: list[_Keyed]) -> list[_Keyed]:
     """Stable merge of two lists each in offset order, by event time; `a` wins ties."""
     if not a:
         return b
     if not b:
         return a
-    out: list[tuple[InMessage, Decoded]] = []
+    out: list[_Keyed] = []
     i = j = 0
     while i < len(a) and j < len(b):
-        if when(a[i][1]) <= when(b[j][1]):
+        if a[i][0] <= b[j][0]:
             out.append(a[i])
             i += 1
         else:

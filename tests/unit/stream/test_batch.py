@@ -147,3 +147,21 @@ def test_a_tick_reaches_accounts_with_a_change_due() -> None:
     fees = [avro.decode_event("charge", m.value) for m in out if m.topic == T.charges]
     assert [(f.product, f.fen) for f in fees] == [("P58", 5800)]  # type: ignore[union-attr]
     assert changed["A"].lines["A"].cycle_id == "2026-05-01"
+
+
+def test_a_key_that_is_not_utf8_is_dead_lettered_and_the_batch_goes_on() -> None:
+    rater, accounts = _subscribed()
+    rec = avro.encode_usage(record("r1", "A", "2026-04-10T12:00:00+08:00", 1024))
+    rec2 = avro.encode_usage(record("r2", "A", "2026-04-10T12:01:00+08:00", 1024))
+    msgs = [
+        InMessage(T.usage, 0, 5, b"\xff\xfe", rec, NOW),
+        InMessage(T.usage, 0, 6, b"A", rec2, NOW),
+    ]
+    out, _ = _batch(rater, accounts, msgs)
+    dead = [avro.decode_dead_letter(m.value) for m in out if m.topic == T.dead_letter]
+    assert [(d.source_offset, d.error_class, d.key) for d in dead] == [
+        (5, "DECODE_ERROR", b"\xff\xfe")
+    ]
+    assert "not UTF-8" in dead[0].error and dead[0].payload == rec
+    charges = [avro.decode_event("charge", m.value) for m in out if m.topic == T.charges]
+    assert [c.record_id for c in charges] == ["r2"]
