@@ -99,6 +99,12 @@ _ENUM_CLASSES: tuple[type[Enum], ...] = (
 BINDING: Final = _binary.Binding(
     records={f"{NAMESPACE}.{c.__name__}": c for c in _RECORD_CLASSES},
     enums={f"{NAMESPACE}.{e.__name__}": e for e in _ENUM_CLASSES},
+    # string fields whose values are unique per message or come from an unbounded set
+    # (subscribers): not worth caching in the encoders (see _binary.Binding)
+    uncached=frozenset(
+        {"event_id", "record_id", "command_id", "msisdn", "account", "owner", "member"}
+        | {"error", "detail"}
+    ),
 )
 
 
