@@ -19,9 +19,8 @@ accounts, due times, directory, new watermark and the batch's outputs, all or no
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 import redis
@@ -35,51 +34,6 @@ class Fenced(Exception):
 
 class WatermarkMismatch(Exception):
     """The stored watermark is not where this batch started: someone else applied it."""
-
-
-class OutMessage(NamedTuple):
-    """One output message, ready for the producer (a tuple: one is built per event)."""
-
-    topic: str
-    key: bytes
-    value: bytes
-
-
-_HEADER = struct.Struct(">HII")  # topic, key and value lengths
-
-
-def pack_messages(msgs: Sequence[OutMessage]) -> bytes:
-    """A compact binary list of messages: the batch's outputs kept in Redis."""
-    parts = [struct.pack(">I", len(msgs))]
-    append = parts.append
-    head = _HEADER.pack
-    topics: dict[str, bytes] = {}
-    for topic, key, value in msgs:
-        t = topics.get(topic)
-        if t is None:
-            t = topics[topic] = topic.encode()
-        append(head(len(t), len(key), len(value)))
-        append(t)
-        append(key)
-        append(value)
-    return b"".join(parts)
-
-
-def unpack_messages(blob: bytes) -> list[OutMessage]:
-    (n,) = struct.unpack_from(">I", blob, 0)
-    pos = 4
-    out: list[OutMessage] = []
-    for _ in range(n):
-        lt, lk, lv = struct.unpack_from(">HII", blob, pos)
-        pos += 10
-        topic = blob[pos : pos + lt].decode()
-        pos += lt
-        key = blob[pos : pos + lk]
-        pos += lk
-        value = blob[pos : pos + lv]
-        pos += lv
-        out.append(OutMessage(topic, key, value))
-    return out
 
 
 _COMMIT = """

@@ -27,7 +27,7 @@ from rater.core.events import (
 )
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.state import Account
-from rater.store.redis import OutMessage
+from rater.store.outbox import OutMessage
 from rater.stream.codecs import PLAIN, WireCodecs
 
 
@@ -60,33 +60,36 @@ class BatchResult:
             metrics.DEAD_LETTERS.labels(reason).inc(n)
         for (topic, outcome), n in self.outcomes.items():
             metrics.RECORDS.labels(topic, outcome).inc(n)
-        kinds: Counter[str] = Counter()
-        fen: Counter[str] = Counter()
-        throttles: Counter[str] = Counter()
-        unrated: Counter[str] = Counter()
-        for e in self.events:
-            kinds[type(e).__name__] += 1
-            if isinstance(e, ChargeEvent):
-                fen[e.kind] += e.fen
-            elif isinstance(e, ThrottleEvent):
-                throttles[e.action] += 1
-            elif isinstance(e, UnratedEvent):
-                unrated[e.reason] += 1
-        for name, n in kinds.items():
-            metrics.EVENTS.labels(_EVENT_LABEL[name]).inc(n)
-        for k, n in fen.items():
-            metrics.FEN.labels(k).inc(n)
-        for k, n in throttles.items():
-            metrics.THROTTLES.labels(k).inc(n)
-        for k, n in unrated.items():
-            metrics.UNRATED.labels(k).inc(n)
+        events = self.events
+        kinds = Counter(map(type, events))
+        for cls, n in kinds.items():
+            metrics.EVENTS.labels(_EVENT_LABEL[cls]).inc(n)
+        if kinds[ChargeEvent]:
+            fen: dict[str, int] = {}
+            for e in events:
+                if type(e) is ChargeEvent:
+                    fen[e.kind] = fen.get(e.kind, 0) + e.fen
+            for k, n in fen.items():
+                metrics.FEN.labels(k).inc(n)
+        if kinds[ThrottleEvent] or kinds[UnratedEvent]:
+            throttles: Counter[str] = Counter()
+            unrated: Counter[str] = Counter()
+            for e in events:
+                if isinstance(e, ThrottleEvent):
+                    throttles[e.action] += 1
+                elif isinstance(e, UnratedEvent):
+                    unrated[e.reason] += 1
+            for k, n in throttles.items():
+                metrics.THROTTLES.labels(k).inc(n)
+            for k, n in unrated.items():
+                metrics.UNRATED.labels(k).inc(n)
 
 
-_EVENT_LABEL = {
-    "ChargeEvent": "charge",
-    "ThrottleEvent": "throttle",
-    "NotificationEvent": "notification",
-    "UnratedEvent": "unrated",
+_EVENT_LABEL: dict[type, str] = {
+    ChargeEvent: "charge",
+    ThrottleEvent: "throttle",
+    NotificationEvent: "notification",
+    UnratedEvent: "unrated",
 }
 
 

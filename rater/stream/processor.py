@@ -30,6 +30,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from types import FrameType
@@ -48,16 +49,10 @@ from rater import metrics
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.core.state import Account
-from rater.store.redis import (
-    Fenced,
-    OutMessage,
-    RedisStore,
-    WatermarkMismatch,
-    pack_messages,
-    unpack_messages,
-)
+from rater.store.outbox import OutMessage, pack_messages, unpack_messages
+from rater.store.redis import Fenced, RedisStore, WatermarkMismatch
 from rater.stream import faults
-from rater.stream.batch import BatchRater, InMessage
+from rater.stream.batch import BatchRater, BatchResult, InMessage
 from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import consumer_config, producer_config
 
@@ -97,6 +92,7 @@ class StreamRater:
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self._lag_at = 0.0
+        self._writer_pool: ThreadPoolExecutor | None = None  # Redis writes (step 4)
 
     # -- session -------------------------------------------------------------------
 
@@ -121,6 +117,9 @@ class StreamRater:
         if self.producer is not None:
             self.producer.flush(10)
         self.consumer = self.producer = None
+        if self._writer_pool is not None:
+            self._writer_pool.shutdown(wait=True)
+            self._writer_pool = None
         self.health.ready = False
         self.owned.clear()
         metrics.PARTITIONS.set(0)
@@ -203,17 +202,18 @@ class StreamRater:
             found.update(loaded)
         return found
 
-    def _produce(self, msgs: list[OutMessage]) -> None:
+    def _produce(self, msgs: list[OutMessage], chunk: int = 10_000) -> None:
         assert self.producer is not None
         produce = self.producer.produce
-        for i, m in enumerate(msgs):
-            try:
-                produce(m.topic, m.value, m.key)
-            except BufferError:
-                self.producer.poll(0.05)
-                produce(m.topic, m.value, m.key)
-            if i % 10_000 == 9_999:
-                self.producer.poll(0)
+        poll = self.producer.poll
+        for i in range(0, len(msgs), chunk):
+            for topic, key, value in msgs[i : i + chunk]:
+                try:
+                    produce(topic, value, key)
+                except BufferError:  # the local queue is full: let librdkafka send
+                    poll(0.05)
+                    produce(topic, value, key)
+            poll(0)  # serve delivery reports now and then
 
     def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
         assert self.producer is not None and self.consumer is not None
@@ -249,7 +249,7 @@ class StreamRater:
             return 0
         self.producer.begin_transaction()
         applied = 0
-        results = []
+        pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]] = []
         try:
             for n, pmsgs in by_part.items():
                 own = self.owned[n]
@@ -263,41 +263,57 @@ class StreamRater:
                     if part == n:
                         new_wm[topic] = max(new_wm.get(topic, 0), nxt)
                 faults.reached("before_redis_commit")
-                self.store.commit(
-                    n,
-                    own.epoch,
-                    {
-                        t: (own.watermark.get(t, 0), o)
-                        for t, o in new_wm.items()
-                        if o != own.watermark.get(t, 0)
-                    },
-                    res.accounts,
-                    res.directory,
-                    pack_messages(res.out),
-                    res.seen,
-                )
+                # Step 4 runs on the writer thread while the next partition is rated, so
+                # the wait for Redis overlaps with work; step 5 for this partition waits
+                # for it below.
+                written = self._writer().submit(self._write, n, own, new_wm, res)
+                pending.append((own, new_wm, res, written))
+                applied += len(pmsgs)
+            for own, new_wm, res, written in pending:
+                written.result()
                 own.watermark = new_wm
                 own.accounts.update(res.accounts)  # now what Redis holds
                 faults.reached("after_redis_commit")
                 self._produce(res.out)
-                results.append(res)
-                applied += len(pmsgs)
             faults.reached("after_produce")
             self._commit_offsets(offsets)
             faults.reached("after_kafka_commit")
         except (Fenced, WatermarkMismatch) as e:
+            _settle(pending)
             metrics.FENCED.inc()
             log.error("%s: giving the partition up", e)
             self._abort()
             raise
         except Exception:
+            _settle(pending)
             self._abort()
             raise
-        for res in results:
+        for _, _, res, _ in pending:
             res.count_metrics()
         if oldest is not None:
             metrics.RECORD_LATENCY.observe(max(0.0, time.time() - oldest / 1000))
         return applied
+
+    def _write(self, n: int, own: Owned, new_wm: dict[str, int], res: BatchResult) -> None:
+        """Step 4 for partition n: state, watermark and outputs, all or nothing."""
+        self.store.commit(
+            n,
+            own.epoch,
+            {
+                t: (own.watermark.get(t, 0), o)
+                for t, o in new_wm.items()
+                if o != own.watermark.get(t, 0)
+            },
+            res.accounts,
+            res.directory,
+            pack_messages(res.out),
+            res.seen,
+        )
+
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._writer_pool is None:
+            self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-redis")
+        return self._writer_pool
 
     def _abort(self) -> None:
         metrics.ABORTS.inc()
@@ -384,6 +400,12 @@ class StreamRater:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+
+
+def _settle(pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]]) -> None:
+    """Wait out the Redis writes still in flight, so that none lands after the session
+    that issued it has been torn down (their own errors no longer matter)."""
+    wait([written for *_, written in pending])
 
 
 def tune_gc(gen0_threshold: int) -> None:

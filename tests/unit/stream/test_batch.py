@@ -165,3 +165,39 @@ def test_a_key_that_is_not_utf8_is_dead_lettered_and_the_batch_goes_on() -> None
     assert "not UTF-8" in dead[0].error and dead[0].payload == rec
     charges = [avro.decode_event("charge", m.value) for m in out if m.topic == T.charges]
     assert [c.record_id for c in charges] == ["r2"]
+
+
+def test_metrics_move_by_what_the_committed_batch_emitted() -> None:
+    from prometheus_client import REGISTRY
+
+    from rater.core.events import ChargeEvent
+
+    rater, accounts = _subscribed()
+    msgs = [
+        InMessage(
+            T.usage,
+            0,
+            i,
+            b"A",
+            avro.encode_usage(record(f"m{i}", "A", f"2026-04-1{i}T12:00:00+08:00", 30 << 30)),
+            NOW,
+        )
+        for i in range(3)
+    ] + [InMessage(T.usage, 0, 9, b"A", b"\x01garbage", NOW)]
+    br = BatchRater(rater, T, 86_400_000, now_ms=lambda: NOW)
+    res = br.rate(msgs, lambda keys: {k: accounts[k] for k in keys if k in accounts}, lambda t: [])
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    charges = [e for e in res.events if isinstance(e, ChargeEvent)]
+    kinds = {e.kind for e in charges}
+    before = {k: sample("rater_fen_total", kind=k) for k in kinds}
+    n_before = sample("rater_events_total", type="charge")
+    dl_before = sample("rater_dead_letters_total", reason="DECODE_ERROR")
+    res.count_metrics()
+    assert sample("rater_events_total", type="charge") - n_before == len(charges) >= 3
+    for k in kinds:
+        want = sum(e.fen for e in charges if e.kind == k)
+        assert sample("rater_fen_total", kind=k) - before[k] == want
+    assert sample("rater_dead_letters_total", reason="DECODE_ERROR") - dl_before == 1
