@@ -657,7 +657,9 @@ def _measure_latency(
 # --- cleanup ------------------------------------------------------------------------------
 
 
-def _cleanup(s: Settings, topics: list[str], groups: list[str], rclient: Any) -> list[str]:
+def _cleanup(
+    s: Settings, topics: list[str], groups: list[str], namespaces: list[str], rclient: Any
+) -> list[str]:
     notes: list[str] = []
     admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
     for topic, fut in admin.delete_topics(topics, operation_timeout=30).items():
@@ -670,15 +672,18 @@ def _cleanup(s: Settings, topics: list[str], groups: list[str], rclient: Any) ->
             with contextlib.suppress(KafkaException):
                 fut.result()
     deleted = 0
-    batch: list[Any] = []
-    for key in rclient.scan_iter(match=f"{{{s.namespace}:*", count=1000):
-        batch.append(key)
-        if len(batch) >= 500:
+    for ns in namespaces:
+        batch: list[Any] = []
+        for key in rclient.scan_iter(match=f"{{{ns}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += rclient.delete(*batch)
+                batch = []
+        if batch:
             deleted += rclient.delete(*batch)
-            batch = []
-    if batch:
-        deleted += rclient.delete(*batch)
-    notes.append(f"cleanup: deleted {len(topics)} topics and {deleted} Redis keys of {s.namespace}")
+    notes.append(
+        f"cleanup: deleted {len(topics)} topics and {deleted} Redis keys of {', '.join(namespaces)}"
+    )
     return notes
 
 
@@ -697,7 +702,7 @@ class Options:
     catch_up_tick: bool = True
     passthrough: bool = True
     latency: bool = True
-    processes: int = 2  # > 1: also drain a second backlog with this many processes
+    processes: int = 2  # > 1: also drain the backlog with this many processes
 
 
 def bench_settings(base: Settings, run_id: str, opts: Options) -> Settings:
@@ -749,6 +754,8 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
     pt_sink = f"{run_id}.pt.charges"
     topics = [*s.topics.inputs(), *s.topics.outputs(), pt_sink]
     groups = [s.group_id, f"{run_id}-pt", f"{s.group_id}-collector", f"{s.group_id}-probe"]
+    par = parallel_settings(s, opts.processes)
+    groups += [par.group_id, f"{par.namespace}-pt"]
     load0 = os.getloadavg()
     t_bench = time.perf_counter()
     out(
@@ -764,9 +771,9 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
             [NewTopic(pt_sink, num_partitions=PARTITIONS, replication_factor=1)],
             operation_timeout=30,
         )[pt_sink].result()
-        _run(opts, s, catalog, rclient, pt_sink, out)
+        _run(opts, s, par, catalog, rclient, pt_sink, out)
     finally:
-        for note in _cleanup(s, topics, groups, rclient):
+        for note in _cleanup(s, topics, groups, [s.namespace, par.namespace], rclient):
             out(note)
         load1 = os.getloadavg()
         out(
@@ -775,14 +782,28 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
         )
 
 
+def parallel_settings(s: Settings, processes: int) -> Settings:
+    """The multi-process phase's own group and Redis namespace, so that it rates the same
+    backlog from the same starting state as the one-process phase."""
+    return s.model_copy(
+        update={
+            "group_id": f"{s.group_id}-x{processes}",
+            "namespace": f"{s.namespace}-x{processes}",
+        }
+    )
+
+
 def _run(
     opts: Options,
     s: Settings,
+    par: Settings,
     catalog: Catalog,
     rclient: Any,
     pt_sink: str,
     out: Callable[[str], None],
 ) -> None:
+    from rater.bench import parallel  # it imports this module
+
     store = TimedStore(rclient, s.namespace)
 
     # 1. subscribers as commands, applied by the rater
@@ -802,6 +823,12 @@ def _run(
         + f") applied in {loader.timing.total_s:.2f} s "
         f"(group join {loader.timing.join_s:.2f} s)"
     )
+    if opts.processes > 1:
+        t = parallel.run_parallel("rater", par, opts.processes, rclient)
+        out(
+            f"  and again by {opts.processes} processes in group {par.group_id} "
+            f"(namespace {par.namespace}) in {t.total_s:.2f} s"
+        )
 
     # 2. rater throughput
     t0 = time.perf_counter()
@@ -834,23 +861,16 @@ def _run(
         pt_t = pt.timing
         out("\n".join(pt_t.lines("passthrough throughput")))
 
-    # 4. both again with several processes, on a second backlog that follows the first
-    lat_start = END
+    # 4. both again with several processes: the same backlog, from the same state
     par_rater: Timing | None = None
     par_pt: Timing | None = None
     if opts.processes > 1:
-        from rater.bench import parallel  # imports this module
-
-        lat_start = END + (END - START)
-        more = list(gen_usage(catalog, subs, opts.records, END, lat_start, seed=4))
-        produce_usage(s, more, keys)
-        del more
         n = opts.processes
-        par_rater = parallel.run_parallel("rater", s, n, rclient)
+        par_rater = parallel.run_parallel("rater", par, n, rclient)
         out("\n".join(par_rater.lines(f"rater, {n} processes (go to drained)")))
         if opts.passthrough:
             par_pt = parallel.run_parallel(
-                "passthrough", s, n, rclient, s.topics.usage, pt_sink, f"{s.namespace}-pt"
+                "passthrough", s, n, rclient, s.topics.usage, pt_sink, f"{par.namespace}-pt"
             )
             out("\n".join(par_pt.lines(f"passthrough, {n} processes (go to drained)")))
 
@@ -860,7 +880,7 @@ def _run(
     if opts.latency:
         rate = opts.rate_fraction * rater_t.rate_steady()
         n = max(1, int(rate * opts.latency_seconds))
-        fresh = gen_usage(catalog, subs, n, lat_start, lat_start + 6 * HOUR_MS, seed=3)
+        fresh = gen_usage(catalog, subs, n, END, END + 6 * HOUR_MS, seed=3)
         items = [
             (keys.get(r.msisdn, r.msisdn).encode(), avro.encode_usage(r), r.record_id)
             for r in fresh
