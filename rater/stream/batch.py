@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 from rater import metrics
@@ -40,6 +41,16 @@ class InMessage(NamedTuple):
     key: bytes | None
     value: bytes
     timestamp: int  # ms, the producer's
+
+
+# InMessage/OutMessage from a tuple without the NamedTuple's Python-level __new__ (half
+# the cost; one of each is built per record)
+new_in_message: Callable[[tuple[str, int, int, bytes | None, bytes, int]], InMessage] = partial(
+    tuple.__new__, InMessage
+)
+new_out_message: Callable[[tuple[str, bytes, bytes]], OutMessage] = partial(
+    tuple.__new__, OutMessage
+)
 
 
 @dataclass(slots=True)
@@ -225,7 +236,9 @@ class BatchRater:
             if evs:
                 events.extend(evs)
                 for ev in evs:
-                    out.append(OutMessage(topic_of[type(ev)], ev.msisdn.encode(), encode_event(ev)))
+                    out.append(
+                        new_out_message((topic_of[type(ev)], ev.msisdn.encode(), encode_event(ev)))
+                    )
         for (topic, st), n in statuses.items():
             res.outcomes[(topic, st.lower())] += n
         for acct in changed.values():
