@@ -57,7 +57,7 @@ from rater.core.events import ChargeEvent, ChargeKind, Unit
 from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
 from rater.store.redis import RedisStore
-from rater.stream.kafka import consumer_config, ensure_topics, producer_config
+from rater.stream.kafka import consumer_config, ensure_topics, leave_group, producer_config
 from rater.stream.processor import StreamRater, tune_gc
 from rater.stream.tools import account_keys, produce_commands, produce_usage, send_tick
 from rater.subscribers import parse_subscribers, to_commands
@@ -446,6 +446,7 @@ class Passthrough:
                 t.applied += n
                 t.batches += 1
         finally:
+            leave_group(consumer)
             consumer.close()
             producer.flush(10)
 

@@ -1,11 +1,12 @@
-"""Kafka client settings and topic creation: the few settings that make exactly-once
-work and keep it fast, in one place."""
+"""Kafka client settings, topic creation and leaving a group: the few settings that make
+exactly-once work and keep it fast, in one place."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from rater.config import Settings
@@ -49,6 +50,20 @@ def consumer_config(s: Settings, group_id: str | None = None) -> dict[str, Any]:
     }
     conf.update(s.kafka)
     return conf
+
+
+def leave_group(consumer: Consumer, timeout_s: float = 10.0) -> None:
+    """Unsubscribe and serve the revocation before `close()`.
+
+    A rebalance that hands this member partitions while `close()` runs makes librdkafka
+    hang inside the assign of the rebalance callback (librdkafka issue #4884; seen here
+    when another member of a multi-process group left first). After `unsubscribe()` no
+    new assignment comes, and polling serves the revocation. Messages polled meanwhile
+    are dropped: they were neither applied nor committed, so the next owner reads them."""
+    consumer.unsubscribe()
+    deadline = time.monotonic() + timeout_s
+    while consumer.assignment() and time.monotonic() < deadline:
+        consumer.poll(0.1)
 
 
 def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 30.0) -> None:

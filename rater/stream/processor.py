@@ -58,7 +58,7 @@ from rater.store.redis import Fenced, RedisStore, WatermarkMismatch
 from rater.stream import faults
 from rater.stream.batch import BatchRater, BatchResult, InMessage, new_in_message
 from rater.stream.codecs import wire_codecs
-from rater.stream.kafka import consumer_config, producer_config
+from rater.stream.kafka import consumer_config, leave_group, producer_config
 
 log = logging.getLogger("rater.stream")
 
@@ -115,8 +115,9 @@ class StreamRater:
     def _close(self) -> None:
         if self.consumer is not None:
             try:
+                leave_group(self.consumer)
                 self.consumer.close()  # leaves the group: a quick rebalance for the others
-            except KafkaException as e:
+            except (KafkaException, RuntimeError) as e:
                 log.warning("consumer close: %s", e)
         if self.producer is not None:
             self.producer.flush(10)
