@@ -118,6 +118,7 @@ def bench_stream(
         int,
         typer.Option(min=1, help="also drain a second backlog with this many processes (1: skip)"),
     ] = 2,
+    partitions: Annotated[int, typer.Option(min=1, help="partitions per topic")] = 4,
 ) -> None:
     """End-to-end records/s and latency of the streaming rater (exactly-once, real Kafka
     and Redis) next to a do-nothing Avro passthrough. Uses and then deletes its own topics,
@@ -143,6 +144,7 @@ def bench_stream(
             passthrough=passthrough,
             latency=latency,
             processes=processes,
+            partitions=partitions,
         ),
         out=typer.echo,
     )

@@ -87,7 +87,6 @@ def run_parallel(
     source: str = "",
     sink: str = "",
     group: str = "",
-    partitions: int = st.PARTITIONS,
     join_timeout_s: float = 90.0,
     stable_s: float = 1.5,
 ) -> st.Timing:
@@ -121,7 +120,9 @@ def run_parallel(
                 last_change = time.monotonic()
             except queue.Empty:
                 pass
-            spread = all(owned.values()) and set().union(*owned.values()) == set(range(partitions))
+            spread = all(owned.values()) and set().union(*owned.values()) == set(
+                range(s.partitions)
+            )
             if spread and time.monotonic() - last_change >= stable_s:
                 break
             if time.monotonic() > deadline:

@@ -67,7 +67,7 @@ from rater.workload import usage as gen_usage
 if TYPE_CHECKING:
     from rater.bench.parallel import Gate
 
-PARTITIONS = 4
+PARTITIONS = 4  # default partitions per topic
 TARGET_RATE = 30_000  # records/s, from the issue
 TARGET_RATIO = 0.5  # rater / passthrough
 HOUR_MS = 3_600_000
@@ -583,7 +583,7 @@ def _load_generator(
     """Child process: the steady-rate producer and the output collector, kept out of the
     measured process so that they take no GIL time from the processor. Sends "ready",
     waits for `go`, then sends (produce seconds, [(produce time, latency), ...])."""
-    collector = _Collector(s, sink, _high_watermarks(s, sink, PARTITIONS))
+    collector = _Collector(s, sink, _high_watermarks(s, sink, s.partitions))
     collector.start()
     collector.ready.wait(30)
     conn.send("ready")
@@ -704,6 +704,7 @@ class Options:
     passthrough: bool = True
     latency: bool = True
     processes: int = 2  # > 1: also drain the backlog with this many processes
+    partitions: int = PARTITIONS
 
 
 def bench_settings(base: Settings, run_id: str, opts: Options) -> Settings:
@@ -717,7 +718,7 @@ def bench_settings(base: Settings, run_id: str, opts: Options) -> Settings:
         "instance_id": "bench",
         "namespace": run_id,
         "topics": topics,
-        "partitions": PARTITIONS,
+        "partitions": opts.partitions,
         "metrics_port": 0,
     }
     if opts.batch_size is not None:
@@ -730,7 +731,7 @@ def _settings_lines(s: Settings) -> list[str]:
     cc = consumer_config(s)
     return [
         f"settings: exactly-once on (transactional.id per process, isolation.level="
-        f"{cc['isolation.level']}), {PARTITIONS} partitions, batch_size {s.batch_size}, "
+        f"{cc['isolation.level']}), {s.partitions} partitions, batch_size {s.batch_size}, "
         f"batch_timeout_s {s.batch_timeout_s}, transaction.timeout.ms "
         f"{s.transaction_timeout_ms}",
         f"  producer: linger.ms {pc['linger.ms']}, compression {pc['compression.type']}, "
@@ -766,10 +767,10 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
     for line in _settings_lines(s):
         out(line)
     try:
-        ensure_topics(s, PARTITIONS)
+        ensure_topics(s, s.partitions)
         admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
         admin.create_topics(
-            [NewTopic(pt_sink, num_partitions=PARTITIONS, replication_factor=1)],
+            [NewTopic(pt_sink, num_partitions=s.partitions, replication_factor=1)],
             operation_timeout=30,
         )[pt_sink].result()
         _run(opts, s, par, catalog, rclient, pt_sink, out)
