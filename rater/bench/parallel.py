@@ -73,7 +73,8 @@ def _worker(
     timing = proc.timing
     timing.start = time.perf_counter()
     cpu0, tcpu0 = st._cpu(), time.thread_time()
-    proc.run(True)
+    with st.GcClock(timing):
+        proc.run(True)
     timing.end = time.perf_counter()
     timing.cpu, timing.thread_cpu = st._cpu() - cpu0, time.thread_time() - tcpu0
     gate.reports.put(("done", index, asdict(timing)))
@@ -172,4 +173,6 @@ def _sum(parts: list[st.Timing], t_go: float) -> st.Timing:
         batch_cpu=sum(t.batch_cpu for t in parts),
         redis_s=sum(t.redis_s for t in parts),
         kafka_commit_s=sum(t.kafka_commit_s for t in parts),
+        gc_s=sum(t.gc_s for t in parts),
+        gc_runs=sum(t.gc_runs for t in parts),
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import dataclasses
+import gc
 import io
 import math
 import multiprocessing
@@ -173,6 +174,8 @@ class Timing:
     kafka_commit_s: float = 0.0  # of which send_offsets_to_transaction + commit, wall
     redis_cpu: float = 0.0
     broker_cpu: float | None = None
+    gc_s: float = 0.0  # wall seconds in garbage collections (all threads)
+    gc_runs: int = 0
 
     @property
     def join_s(self) -> float:
@@ -209,6 +212,7 @@ class Timing:
             f"({self.thread_cpu / max(self.total_s, 1e-9):.0%} of wall), whole process "
             f"{self.cpu:.2f} s, redis-server {self.redis_cpu:.2f} s"
             + (f", Kafka broker {self.broker_cpu:.2f} s" if self.broker_cpu is not None else "")
+            + f", garbage collection {self.gc_s:.2f} s ({self.gc_runs} runs)"
             + " -> "
             f"{_rate(self.applied, self.thread_cpu):,.0f} records per loop-thread CPU second",
             f"  wall: {self.in_batches:.2f} s in batches (of which RedisStore calls, "
@@ -310,6 +314,28 @@ class TimedRater(StreamRater):
         return n
 
 
+class GcClock:
+    """Wall time spent in garbage collections while installed (gc.callbacks)."""
+
+    def __init__(self, timing: Timing) -> None:
+        self.timing = timing
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.timing.gc_s += time.perf_counter() - self._t0
+            self.timing.gc_runs += 1
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def _measured(
     run: Callable[[], None], timing: Timing, rclient: Any, profile: cProfile.Profile | None
 ) -> None:
@@ -318,7 +344,8 @@ def _measured(
     if profile is not None:
         profile.enable()
     try:
-        run()
+        with GcClock(timing):
+            run()
     finally:
         if profile is not None:
             profile.disable()
