@@ -5,7 +5,6 @@ once, every balance the same."""
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import signal
@@ -15,31 +14,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import pytest
 import redis
 import yaml
 
-from rater.catalog import load_catalog
-from rater.codec.jsonl import event_from_json, event_to_json
 from rater.config import Settings
-from rater.core.engine import Rater
-from rater.core.events import Event
-from rater.sim import simulate
 from rater.store.redis import RedisStore
 from rater.stream import faults
-from rater.stream.kafka import ensure_topics
-from rater.stream.tools import account_keys, produce_commands, produce_usage, read_events, send_tick
-from rater.subscribers import parse_subscribers, to_commands
-from rater.workload import subscribers as gen_subscribers
-from rater.workload import usage as gen_usage
+from rater.stream.tools import read_events, send_tick
+from tests.faults.world import canon, make_world
 from tests.integration.test_stream_vs_simulator import (
     CATALOG,
-    END,
-    START,
     UNTIL,
     run_until_drained,
-    stream_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,29 +61,14 @@ def _start(
     )
 
 
-def canon(e: Event) -> bytes:
-    return orjson.dumps(event_to_json(e), option=orjson.OPT_SORT_KEYS)
-
-
 def test_kill9_and_rebalances_lose_and_duplicate_nothing(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path
 ) -> None:
-    catalog = load_catalog(CATALOG)
-    subs = gen_subscribers(catalog, 300, START - 35 * 86_400_000, seed=11)
-    commands = to_commands(parse_subscribers({"subscribers": subs}))
-    records = list(gen_usage(catalog, subs, 100_000, START, END, seed=12))
-    sim_out = io.StringIO()
-    _, store = simulate(Rater(catalog), commands, records, UNTIL, sim_out)
-    expected = {
-        e.event_id: canon(e)
-        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
-    }
-
-    s = stream_settings(kafka_bootstrap, redis_url)
-    ensure_topics(s)
-    produce_commands(s, commands)
-    run_until_drained(s)
-    produce_usage(s, records, account_keys(commands))
+    world = make_world(
+        kafka_bootstrap, redis_url, subscribers=300, records=100_000, seed=11, until=UNTIL
+    )
+    s, expected, store = world.settings, world.expected, world.store
+    n_records = 100_000
 
     rng = random.Random(5)
     configs = [_config_file(s, tmp_path, f"{s.group_id}-{i}") for i in range(2)]
@@ -110,9 +82,9 @@ def test_kill9_and_rebalances_lose_and_duplicate_nothing(
 
     kills = mid_stream = 0
     deadline = time.monotonic() + 120
-    while kills < 6 and time.monotonic() < deadline and applied() < len(records):
+    while kills < 6 and time.monotonic() < deadline and applied() < n_records:
         time.sleep(rng.uniform(1.0, 3.0))
-        if 0 < applied() < len(records):
+        if 0 < applied() < n_records:
             mid_stream += 1  # this kill lands with work begun and work outstanding
         victim = rng.randrange(2)
         procs[victim].send_signal(signal.SIGKILL)
@@ -154,22 +126,10 @@ def test_crash_at_each_step_of_the_batch_protocol(
 ) -> None:
     """The process dies at a chosen step of its 3rd batch; a restart must finish the
     job with every event exactly once (docs/exactly-once.md, 'Crash points')."""
-    catalog = load_catalog(CATALOG)
-    subs = gen_subscribers(catalog, 100, START - 35 * 86_400_000, seed=21)
-    commands = to_commands(parse_subscribers({"subscribers": subs}))
-    records = list(gen_usage(catalog, subs, 6_000, START, END, seed=22))
-    sim_out = io.StringIO()
-    simulate(Rater(catalog), commands, records, None, sim_out)
-    expected = {
-        e.event_id: canon(e)
-        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
-    }
-
-    s = stream_settings(kafka_bootstrap, redis_url, partitions=2)
-    ensure_topics(s)
-    produce_commands(s, commands)
-    run_until_drained(s)
-    produce_usage(s, records, account_keys(commands))
+    world = make_world(
+        kafka_bootstrap, redis_url, subscribers=100, records=6_000, seed=21, partitions=2
+    )
+    s, expected = world.settings, world.expected
 
     config = _config_file(s, tmp_path, f"{s.group_id}-0")
     log = tmp_path / "rater.log"

@@ -3,7 +3,6 @@ simulator's events, and SIGTERM to the parent stops every worker cleanly."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -12,27 +11,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import orjson
 import redis
 
-from rater.catalog import load_catalog
-from rater.codec.jsonl import event_from_json
 from rater.config import Settings
-from rater.core.engine import Rater
-from rater.sim import simulate
 from rater.store.redis import RedisStore
-from rater.stream.kafka import ensure_topics
-from rater.stream.tools import account_keys, produce_commands, produce_usage, read_events
-from rater.subscribers import parse_subscribers, to_commands
-from rater.workload import subscribers as gen_subscribers
-from rater.workload import usage as gen_usage
-from tests.faults.test_kill9 import _config_file, canon
+from rater.stream.tools import read_events
+from tests.faults.test_kill9 import _config_file
+from tests.faults.world import canon, make_world
 from tests.integration.test_stream_vs_simulator import (
-    CATALOG,
-    END,
-    START,
     run_until_drained,
-    stream_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,22 +39,8 @@ def _rater(config: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
 def _world(
     kafka_bootstrap: str, redis_url: str, n_records: int, seed: int
 ) -> tuple[Settings, dict[str, bytes]]:
-    catalog = load_catalog(CATALOG)
-    subs = gen_subscribers(catalog, 200, START - 35 * 86_400_000, seed=seed)
-    commands = to_commands(parse_subscribers({"subscribers": subs}))
-    records = list(gen_usage(catalog, subs, n_records, START, END, seed=seed + 1))
-    sim_out = io.StringIO()
-    simulate(Rater(catalog), commands, records, None, sim_out)
-    expected = {
-        e.event_id: canon(e)
-        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
-    }
-    s = stream_settings(kafka_bootstrap, redis_url)
-    ensure_topics(s)
-    produce_commands(s, commands)
-    run_until_drained(s)
-    produce_usage(s, records, account_keys(commands))
-    return s, expected
+    world = make_world(kafka_bootstrap, redis_url, subscribers=200, records=n_records, seed=seed)
+    return world.settings, world.expected
 
 
 def _check_exactly_once(s: Settings, expected: dict[str, bytes]) -> None:

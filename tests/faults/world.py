@@ -1,0 +1,70 @@
+"""The world the fault tests share: subscribers and usage, what the offline simulator
+makes of them, and the same inputs loaded into Kafka with the subscribers applied."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import orjson
+
+from rater.catalog import load_catalog
+from rater.codec.jsonl import event_from_json, event_to_json
+from rater.config import Settings
+from rater.core.engine import Rater
+from rater.core.events import Event
+from rater.sim import simulate
+from rater.store.memory import MemoryStore
+from rater.stream.kafka import ensure_topics
+from rater.stream.tools import account_keys, produce_commands, produce_usage
+from rater.subscribers import parse_subscribers, to_commands
+from rater.workload import subscribers as gen_subscribers
+from rater.workload import usage as gen_usage
+from tests.integration.test_stream_vs_simulator import (
+    CATALOG,
+    END,
+    START,
+    run_until_drained,
+    stream_settings,
+)
+
+
+def canon(e: Event) -> bytes:
+    return orjson.dumps(event_to_json(e), option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass
+class World:
+    settings: Settings  # its own topics, group and namespace; subscribers applied
+    expected: dict[str, bytes]  # event_id -> canonical event, from the simulator
+    store: MemoryStore  # the simulator's final state
+
+
+def make_world(
+    kafka_bootstrap: str,
+    redis_url: str,
+    *,
+    subscribers: int,
+    records: int,
+    seed: int,
+    until: int | None = None,
+    partitions: int = 4,
+) -> World:
+    """Simulate, then put the same commands in Kafka, apply them, and produce the usage
+    (left for the test to rate)."""
+    catalog = load_catalog(CATALOG)
+    subs = gen_subscribers(catalog, subscribers, START - 35 * 86_400_000, seed=seed)
+    commands = to_commands(parse_subscribers({"subscribers": subs}))
+    usage = list(gen_usage(catalog, subs, records, START, END, seed=seed + 1))
+    sim_out = io.StringIO()
+    _, store = simulate(Rater(catalog), commands, usage, until, sim_out)
+    expected = {
+        e.event_id: canon(e)
+        for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
+    }
+    s = stream_settings(kafka_bootstrap, redis_url, partitions=partitions)
+    ensure_topics(s)
+    produce_commands(s, commands)
+    run_until_drained(s)
+    produce_usage(s, usage, account_keys(commands))
+    return World(s, expected, store)
