@@ -116,9 +116,9 @@ def bench_stream(
     ] = True,
     processes: Annotated[
         int,
-        typer.Option(min=1, help="also drain a second backlog with this many processes (1: skip)"),
-    ] = 2,
-    partitions: Annotated[int, typer.Option(min=1, help="partitions per topic")] = 4,
+        typer.Option(min=1, help="also drain the backlog with this many processes (1: skip)"),
+    ] = 4,
+    partitions: Annotated[int, typer.Option(min=1, help="partitions per topic")] = 8,
 ) -> None:
     """End-to-end records/s and latency of the streaming rater (exactly-once, real Kafka
     and Redis) next to a do-nothing Avro passthrough. Uses and then deletes its own topics,
@@ -180,7 +180,7 @@ def run(
     ] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
     workers: Annotated[
-        int, typer.Option(min=1, help="rater processes in this group on this machine (cores)")
+        int, typer.Option(min=1, help="rater processes in this group on this machine")
     ] = 1,
 ) -> None:
     """Run the streaming rater: Kafka in, Redis state, Kafka out, effectively once."""

@@ -68,7 +68,7 @@ from rater.workload import usage as gen_usage
 if TYPE_CHECKING:
     from rater.bench.parallel import Gate
 
-PARTITIONS = 4  # default partitions per topic
+PARTITIONS = 8  # default partitions per topic: room for 4 processes with 2 each
 TARGET_RATE = 30_000  # records/s, from the issue
 TARGET_RATIO = 0.5  # rater / passthrough
 HOUR_MS = 3_600_000
@@ -730,7 +730,7 @@ class Options:
     catch_up_tick: bool = True
     passthrough: bool = True
     latency: bool = True
-    processes: int = 2  # > 1: also drain the backlog with this many processes
+    processes: int = 4  # > 1: also drain the backlog with this many processes
     partitions: int = PARTITIONS
 
 
