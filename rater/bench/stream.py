@@ -207,7 +207,13 @@ class Timing:
             f"  group join + init {self.join_s:.2f} s; after join "
             f"{self.rate_after_join():,.0f} records/s; first to last batch "
             f"{self.steady_s:.2f} s -> {self.rate_steady():,.0f} records/s "
-            f"({self.batches} batches, {self.applied / max(self.batches, 1):,.0f} records each)",
+            f"({self.batches} batches, {self.applied / max(self.batches, 1):,.0f} records each)"
+            + (
+                f"; join to first batch {self.first - (self.assigned or self.start):.2f} s, "
+                f"last batch to drained {self.end - self.last:.2f} s"
+                if self.first is not None and self.last is not None
+                else ""
+            ),
             f"  CPU: loop thread {self.thread_cpu:.2f} s "
             f"({self.thread_cpu / max(self.total_s, 1e-9):.0%} of wall), whole process "
             f"{self.cpu:.2f} s, redis-server {self.redis_cpu:.2f} s"

@@ -6,8 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    NewTopic,
+    OffsetSpec,
+)
 
 from rater.config import Settings
 
@@ -64,6 +68,34 @@ def leave_group(consumer: Consumer, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while consumer.assignment() and time.monotonic() < deadline:
         consumer.poll(0.1)
+
+
+def offset_range(
+    admin: AdminClient, tps: list[TopicPartition], timeout: float = 10.0
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low, high) watermark of each partition, in two requests for all of them.
+
+    A consumer's `get_watermark_offsets(cached=False)` queues behind its own fetch
+    long-poll (`fetch.wait.max.ms`), about 50 ms a partition; the admin client has no
+    fetch in flight."""
+    if not tps:
+        return {}
+
+    def query(spec: OffsetSpec) -> dict[tuple[str, int], int]:
+        futures = admin.list_offsets(
+            {TopicPartition(tp.topic, tp.partition): spec for tp in tps}, request_timeout=timeout
+        )
+        return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+
+    earliest, latest = OffsetSpec.earliest(), OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    low, high = query(earliest), query(latest)
+    return {k: (low[k], high[k]) for k in low}
+
+
+def admin_config(s: Settings) -> dict[str, Any]:
+    """The admin client's settings: the bootstrap servers and the extra librdkafka
+    settings (security, timeouts) the other clients get."""
+    return {"bootstrap.servers": s.kafka_bootstrap_servers, **s.kafka}
 
 
 def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 30.0) -> None:

@@ -48,6 +48,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from rater import metrics
 from rater.config import Settings
@@ -58,7 +59,13 @@ from rater.store.redis import Fenced, RedisStore, WatermarkMismatch
 from rater.stream import faults
 from rater.stream.batch import BatchRater, BatchResult, InMessage, new_in_message
 from rater.stream.codecs import wire_codecs
-from rater.stream.kafka import consumer_config, leave_group, producer_config
+from rater.stream.kafka import (
+    admin_config,
+    consumer_config,
+    leave_group,
+    offset_range,
+    producer_config,
+)
 
 log = logging.getLogger("rater.stream")
 
@@ -97,6 +104,7 @@ class StreamRater:
         self.producer: Producer | None = None
         self._lag_at = 0.0
         self._writer_pool: ThreadPoolExecutor | None = None  # Redis writes (step 4)
+        self._admin: AdminClient | None = None  # for the drain check
 
     # -- session -------------------------------------------------------------------
 
@@ -419,15 +427,28 @@ class StreamRater:
         assert self.consumer is not None
         if not self.owned or not all(o.recovered for o in self.owned.values()):
             return False
-        tps = []
+        # Where each partition is applied and committed: for an owned one, our own
+        # watermark (the loop only gets here after its last transaction committed);
+        # for the others, the group's committed offset. Asking the broker about our own
+        # partitions right after a commit can stall up to a second while the
+        # transaction's markers settle (the offset is "unstable" until then).
+        at: dict[tuple[str, int], int] = {}
+        others = []
         for topic in self.s.topics.inputs():
             md = self.consumer.list_topics(topic, timeout=10).topics[topic]
-            tps += [TopicPartition(topic, p) for p in md.partitions]
-        for tp in self.consumer.committed(tps, timeout=10):
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if high > low and tp.offset < high:
-                return False
-        return True
+            for p in md.partitions:
+                own = self.owned.get(p)
+                if own is not None:
+                    at[(topic, p)] = own.watermark.get(topic, 0)
+                else:
+                    others.append(TopicPartition(topic, p))
+        if others:
+            for tp in self.consumer.committed(others, timeout=10):
+                at[(tp.topic, tp.partition)] = tp.offset
+        if self._admin is None:
+            self._admin = AdminClient(admin_config(self.s))
+        ranges = offset_range(self._admin, [TopicPartition(t, p) for t, p in at])
+        return all(high <= low or at[k] >= high for k, (low, high) in ranges.items())
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
