@@ -58,7 +58,14 @@ from rater.core.events import ChargeEvent, ChargeKind, Unit
 from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
 from rater.store.redis import RedisStore
-from rater.stream.kafka import consumer_config, ensure_topics, leave_group, producer_config
+from rater.stream.kafka import (
+    admin_config,
+    at_end,
+    consumer_config,
+    ensure_topics,
+    leave_group,
+    producer_config,
+)
 from rater.stream.processor import StreamRater, tune_gc
 from rater.stream.tools import account_keys, produce_commands, produce_usage, send_tick
 from rater.subscribers import parse_subscribers, to_commands
@@ -410,6 +417,8 @@ class Passthrough:
         self.sink = sink
         self.group = group
         self.start_at_end = start_at_end
+        self.admin: AdminClient | None = None
+        self.applied: dict[tuple[str, int], int] = {}  # committed next offsets it owns
         self.stop = threading.Event()
         self.assigned = threading.Event()
         self.timing = Timing(start=time.perf_counter())
@@ -426,6 +435,8 @@ class Passthrough:
         self.assigned.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self.applied.pop((tp.topic, tp.partition), None)  # others may move it on
         if self.gate is not None:
             self.gate.revoked(partitions)
 
@@ -470,6 +481,7 @@ class Passthrough:
                     30,
                 )
                 producer.commit_transaction(30)
+                self.applied.update({(self.source, p): o for p, o in offsets.items()})
                 t.kafka_commit_s += time.perf_counter() - t1
                 t.in_batches += time.perf_counter() - t0
                 t.batch_cpu += time.thread_time() - c0
@@ -485,16 +497,12 @@ class Passthrough:
 
     def _drained(self, consumer: Consumer) -> bool:
         """Every partition of the source committed to its end by this group (also those
-        of other workers of a multi-process run)."""
+        of other workers of a multi-process run): the shared check of `rater run`."""
         if not consumer.assignment():
             return False
-        md = consumer.list_topics(self.source, timeout=10).topics[self.source]
-        tps = [TopicPartition(self.source, p) for p in md.partitions]
-        for tp in consumer.committed(tps, timeout=10):
-            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if high > low and tp.offset < high:
-                return False
-        return True
+        if self.admin is None:
+            self.admin = AdminClient(admin_config(self.s))
+        return at_end(consumer, self.admin, [self.source], self.applied)
 
 
 # --- latency ------------------------------------------------------------------------------
@@ -636,6 +644,25 @@ def _load_generator(
     got = collector.received
     conn.send((produce_s, sorted((t, got[r] - t) for r, t in sent.items() if r in got)))
     conn.close()
+
+
+def _in_thread(
+    name: str, run: Callable[[], None], stop: threading.Event, assigned: threading.Event
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Start and stop functions for a processor run in a thread of this process."""
+    thread = threading.Thread(target=run, name=f"bench-{name}", daemon=True)
+
+    def start() -> None:
+        thread.start()
+        if not assigned.wait(60):
+            raise RuntimeError(f"{name} did not join its group in 60 s")
+
+    def halt() -> None:
+        stop.set()
+        if thread.ident is not None:
+            thread.join(60)
+
+    return start, halt
 
 
 def _measure_latency(
@@ -921,17 +948,7 @@ def _run(
             for r in fresh
         ]
         live = TimedRater(s, Rater(catalog), store)
-        thread = threading.Thread(target=live.run, name="bench-rater", daemon=True)
-
-        def start_rater() -> None:
-            thread.start()
-            if not live.assigned.wait(60):
-                raise RuntimeError("rater did not join its group in 60 s")
-
-        def stop_rater() -> None:
-            live.stop.set()
-            if thread.ident is not None:
-                thread.join(60)
+        start_rater, stop_rater = _in_thread("rater", lambda: live.run(), live.stop, live.assigned)
 
         rater_lat = _measure_latency(
             s, s.topics.usage, s.topics.charges, items, rate, start_rater, stop_rater, live.timing
@@ -950,19 +967,9 @@ def _run(
                 for i, r in zip(range(n), _cycle(records), strict=False)
             ]
             pt2 = Passthrough(s, s.topics.usage, pt_sink, f"{s.namespace}-pt", True)
-            pthread = threading.Thread(
-                target=pt2.run, args=(False,), name="bench-passthrough", daemon=True
+            start_pt, stop_pt = _in_thread(
+                "passthrough", lambda: pt2.run(False), pt2.stop, pt2.assigned
             )
-
-            def start_pt() -> None:
-                pthread.start()
-                if not pt2.assigned.wait(60):
-                    raise RuntimeError("passthrough did not join its group in 60 s")
-
-            def stop_pt() -> None:
-                pt2.stop.set()
-                if pthread.ident is not None:
-                    pthread.join(60)
 
             pt_lat = _measure_latency(
                 s, s.topics.usage, pt_sink, items, rate, start_pt, stop_pt, pt2.timing

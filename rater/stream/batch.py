@@ -251,12 +251,10 @@ class BatchRater:
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
         res.events.extend(events)
-        for e in events:
-            res.out.append(
-                OutMessage(
-                    self._event_topic[type(e)], e.msisdn.encode(), self.codecs.encode_event(e)
-                )
-            )
+        topic_of, encode_event = self._event_topic, self.codecs.encode_event
+        res.out.extend(
+            new_out_message((topic_of[type(e)], e.msisdn.encode(), encode_event(e))) for e in events
+        )
 
 
 def _merge(a: list[_Keyed], b: list[_Keyed]) -> list[_Keyed]:

@@ -4,6 +4,7 @@ exactly-once work and keep it fast, in one place."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -90,6 +91,35 @@ def offset_range(
     earliest, latest = OffsetSpec.earliest(), OffsetSpec.latest()  # type: ignore[no-untyped-call]
     low, high = query(earliest), query(latest)
     return {k: (low[k], high[k]) for k in low}
+
+
+def at_end(
+    consumer: Consumer,
+    admin: AdminClient,
+    topics: list[str],
+    applied: Mapping[tuple[str, int], int],
+) -> bool:
+    """True when every partition of `topics` has been applied up to its end.
+
+    `applied` gives the next offset of the partitions this process knows itself (after
+    its last transaction committed); the group's committed offsets stand for the others
+    (a partition held by a member that died is not at its end until someone takes it
+    over). Asking the broker about one's own partitions right after a commit can stall
+    while the transaction's markers settle, hence `applied`."""
+    at: dict[tuple[str, int], int] = {}
+    others = []
+    for topic in topics:
+        md = consumer.list_topics(topic, timeout=10).topics[topic]
+        for p in md.partitions:
+            if (topic, p) in applied:
+                at[(topic, p)] = applied[(topic, p)]
+            else:
+                others.append(TopicPartition(topic, p))
+    if others:
+        for tp in consumer.committed(others, timeout=10):
+            at[(tp.topic, tp.partition)] = tp.offset
+    ranges = offset_range(admin, [TopicPartition(t, p) for t, p in at])
+    return all(high <= low or at[k] >= high for k, (low, high) in ranges.items())
 
 
 def admin_config(s: Settings) -> dict[str, Any]:

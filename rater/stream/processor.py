@@ -61,9 +61,9 @@ from rater.stream.batch import BatchRater, BatchResult, InMessage, new_in_messag
 from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import (
     admin_config,
+    at_end,
     consumer_config,
     leave_group,
-    offset_range,
     producer_config,
 )
 
@@ -427,28 +427,11 @@ class StreamRater:
         assert self.consumer is not None
         if not self.owned or not all(o.recovered for o in self.owned.values()):
             return False
-        # Where each partition is applied and committed: for an owned one, our own
-        # watermark (the loop only gets here after its last transaction committed);
-        # for the others, the group's committed offset. Asking the broker about our own
-        # partitions right after a commit can stall up to a second while the
-        # transaction's markers settle (the offset is "unstable" until then).
-        at: dict[tuple[str, int], int] = {}
-        others = []
-        for topic in self.s.topics.inputs():
-            md = self.consumer.list_topics(topic, timeout=10).topics[topic]
-            for p in md.partitions:
-                own = self.owned.get(p)
-                if own is not None:
-                    at[(topic, p)] = own.watermark.get(topic, 0)
-                else:
-                    others.append(TopicPartition(topic, p))
-        if others:
-            for tp in self.consumer.committed(others, timeout=10):
-                at[(tp.topic, tp.partition)] = tp.offset
         if self._admin is None:
             self._admin = AdminClient(admin_config(self.s))
-        ranges = offset_range(self._admin, [TopicPartition(t, p) for t, p in at])
-        return all(high <= low or at[k] >= high for k, (low, high) in ranges.items())
+        topics = self.s.topics.inputs()
+        applied = {(t, p): own.watermark.get(t, 0) for p, own in self.owned.items() for t in topics}
+        return at_end(self.consumer, self._admin, topics, applied)
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
