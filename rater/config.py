@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     batch_timeout_s: float = Field(0.2, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
+    commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)
     max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter
     metrics_port: int = Field(9400, ge=0, le=65535)  # 0: no HTTP endpoint

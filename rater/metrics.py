@@ -19,7 +19,7 @@ THROTTLES = Counter("rater_throttle_events_total", "Throttle and restore events"
 UNRATED = Counter("rater_unrated_total", "Records not rated, by reason", ["reason"])
 BATCH_SECONDS = Histogram(
     "rater_batch_seconds",
-    "Time to rate, store and commit one batch",
+    "Time to rate, store and commit one batch (from consume to committed)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 BATCH_RECORDS = Histogram(

@@ -173,6 +173,7 @@ def _sum(parts: list[st.Timing], t_go: float) -> st.Timing:
         batch_cpu=sum(t.batch_cpu for t in parts),
         redis_s=sum(t.redis_s for t in parts),
         kafka_commit_s=sum(t.kafka_commit_s for t in parts),
+        commit_wait_s=sum(t.commit_wait_s for t in parts),
         gc_s=sum(t.gc_s for t in parts),
         gc_runs=sum(t.gc_runs for t in parts),
     )

@@ -178,7 +178,8 @@ class Timing:
     in_batches: float = 0.0  # wall seconds inside batch processing (after consume())
     batch_cpu: float = 0.0  # CPU seconds of the loop thread inside batch processing
     redis_s: float = 0.0  # of which Redis calls (load + Lua commit), wall
-    kafka_commit_s: float = 0.0  # of which send_offsets_to_transaction + commit, wall
+    kafka_commit_s: float = 0.0  # send_offsets_to_transaction + commit, wall
+    commit_wait_s: float = 0.0  # of which the loop waited for (the rest overlapped)
     redis_cpu: float = 0.0
     broker_cpu: float | None = None
     gc_s: float = 0.0  # wall seconds in garbage collections (all threads)
@@ -230,7 +231,8 @@ class Timing:
             f"{_rate(self.applied, self.thread_cpu):,.0f} records per loop-thread CPU second",
             f"  wall: {self.in_batches:.2f} s in batches (of which RedisStore calls, "
             f"account JSON included, {self.redis_s:.2f} s, "
-            f"Kafka transaction commit {self.kafka_commit_s:.2f} s, the rest decode/rate/"
+            f"Kafka transaction commit {self.kafka_commit_s:.2f} s (the loop waited "
+            f"{self.commit_wait_s:.2f} s of it), the rest decode/rate/"
             f"encode/produce), {self.total_s - self.in_batches:.2f} s outside "
             f"(start, join, consume(), drain checks)",
         ]
@@ -287,12 +289,21 @@ class TimedRater(StreamRater):
         self.assigned = threading.Event()
         self.gate = gate
 
-    def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+    def _commit_offsets(
+        self, offsets: dict[tuple[str, int], int], group: object | None = None
+    ) -> None:
         t0 = time.perf_counter()
         try:
-            super()._commit_offsets(offsets)
+            super()._commit_offsets(offsets, group)
         finally:
             self.timing.kafka_commit_s += time.perf_counter() - t0
+
+    def _await_commit(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            super()._await_commit()
+        finally:
+            self.timing.commit_wait_s += time.perf_counter() - t0
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         super()._on_assign(consumer, partitions)
@@ -483,6 +494,7 @@ class Passthrough:
                 producer.commit_transaction(30)
                 self.applied.update({(self.source, p): o for p, o in offsets.items()})
                 t.kafka_commit_s += time.perf_counter() - t1
+                t.commit_wait_s += time.perf_counter() - t1  # no overlap here
                 t.in_batches += time.perf_counter() - t0
                 t.batch_cpu += time.thread_time() - c0
                 if t.first is None:

@@ -14,7 +14,10 @@ How one batch is made durable (docs/exactly-once.md has the crash-by-crash argum
    watermarks) with `send_offsets_to_transaction`, commit.
 
 Step 4 for partition i runs on a writer thread while step 3 runs for partition i + 1;
-a partition's outputs are produced only once its own step 4 has succeeded.
+a partition's outputs are produced only once its own step 4 has succeeded. Step 5's
+commit runs on a committer thread while the next batch is consumed and its first
+partition rated; that batch's first step 4 (and its transaction) waits for the commit,
+because Redis keeps the outputs of one batch per partition, not two.
 
 0. On assignment, a partition is claimed (its epoch bumped: older owners are fenced)
    and, before its first batch, recovered: if Kafka's committed offset is behind the
@@ -71,6 +74,17 @@ log = logging.getLogger("rater.stream")
 
 
 @dataclass(slots=True)
+class Committing:
+    """A batch whose Kafka commit (step 5) is in flight on the committer thread."""
+
+    done: Future[None]
+    results: list[BatchResult]
+    started: float  # perf_counter() when the batch was consumed
+    records: int  # input messages applied
+    oldest: int | None  # oldest input timestamp (ms), for the latency metric
+
+
+@dataclass(slots=True)
 class Owned:
     """A partition this process owns: its epoch and next offset to apply per topic."""
 
@@ -104,6 +118,9 @@ class StreamRater:
         self.producer: Producer | None = None
         self._lag_at = 0.0
         self._writer_pool: ThreadPoolExecutor | None = None  # Redis writes (step 4)
+        self._committer_pool: ThreadPoolExecutor | None = None  # Kafka commits (step 5)
+        self._committing: Committing | None = None
+        self._in_txn = False  # a Kafka transaction is open (begun, not yet committed)
         self._admin: AdminClient | None = None  # for the drain check
 
     # -- session -------------------------------------------------------------------
@@ -121,6 +138,7 @@ class StreamRater:
         )
 
     def _close(self) -> None:
+        self._abort()  # nothing to do unless the last commit failed or never ran
         if self.consumer is not None:
             try:
                 leave_group(self.consumer)
@@ -130,9 +148,11 @@ class StreamRater:
         if self.producer is not None:
             self.producer.flush(10)
         self.consumer = self.producer = None
-        if self._writer_pool is not None:
-            self._writer_pool.shutdown(wait=True)
-            self._writer_pool = None
+        for pool in (self._writer_pool, self._committer_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._writer_pool = self._committer_pool = None
+        self._in_txn = False
         self.health.ready = False
         self.owned.clear()
         metrics.PARTITIONS.set(0)
@@ -146,6 +166,9 @@ class StreamRater:
         metrics.PARTITIONS.set(len(self.owned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # The next owner must find our last commit settled, one way or the other; if it
+        # failed, the next batch's first step 4 raises it and the session restarts.
+        self._settle_commit(keep_error=True)
         for n in {tp.partition for tp in partitions}:
             self.owned.pop(n, None)
             log.info("revoked partition %d", n)
@@ -173,6 +196,7 @@ class StreamRater:
             behind = {t: o for t, o in wm.items() if kafka.get(t, OFFSET_INVALID) < o}
             ahead = {t: kafka[t] for t in topics if kafka.get(t, OFFSET_INVALID) > wm.get(t, 0)}
             if behind and out:
+                self._await_commit()
                 msgs = unpack_messages(out)
                 log.warning(
                     "partition %d: re-emitting %d events of a batch applied in Redis "
@@ -180,9 +204,10 @@ class StreamRater:
                     n,
                     len(msgs),
                 )
-                self.producer.begin_transaction()
+                self._begin()
                 self._produce(msgs)
                 self._commit_offsets({(t, n): o for t, o in wm.items()})
+                self._in_txn = False
                 metrics.RECOVERIES.inc()
             if ahead:
                 # Redis lost writes that Kafka committed (e.g. a power loss with
@@ -248,18 +273,78 @@ class StreamRater:
                     todo = refused
                 producer.poll(0)  # serve delivery reports now and then
 
-    def _commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+    def _begin(self) -> None:
+        assert self.producer is not None
+        self.producer.begin_transaction()
+        self._in_txn = True
+
+    def _commit_offsets(
+        self, offsets: dict[tuple[str, int], int], group: object | None = None
+    ) -> None:
+        """Add the consumer offsets to the open transaction and commit it. `group` is the
+        consumer's group metadata, taken by the loop thread when the batch was consumed."""
         assert self.producer is not None and self.consumer is not None
         self.producer.send_offsets_to_transaction(
             [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-            self.consumer.consumer_group_metadata(),
+            group if group is not None else self.consumer.consumer_group_metadata(),
             30,
         )
         self.producer.commit_transaction(30)
 
+    def _commit_in_background(self, offsets: dict[tuple[str, int], int], c: Committing) -> None:
+        """Step 5 on the committer thread; `_await_commit` collects it."""
+        assert self.consumer is not None
+        group = self.consumer.consumer_group_metadata()
+
+        def commit() -> None:
+            self._commit_offsets(offsets, group)
+            faults.reached("after_kafka_commit")
+
+        if self._committer_pool is None:
+            self._committer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-commit")
+        c.done = self._committer_pool.submit(commit)
+        self._committing = c
+        if not self.s.commit_overlap:
+            self._await_commit()
+
+    def _await_commit(self) -> None:
+        """Wait for the batch being committed, if any; raise its error (its transaction
+        is then still open: the caller aborts it and restarts the session)."""
+        c = self._committing
+        if c is None:
+            return
+        self._committing = None
+        c.done.result()
+        self._committed(c)
+
+    def _committed(self, c: Committing) -> None:
+        self._in_txn = False
+        if c.records:
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - c.started)
+            metrics.BATCH_RECORDS.observe(c.records)
+        for res in c.results:
+            res.count_metrics()
+        if c.oldest is not None:
+            metrics.RECORD_LATENCY.observe(max(0.0, time.time() - c.oldest / 1000))
+
+    def _settle_commit(self, keep_error: bool = False) -> None:
+        """Wait out an in-flight commit without raising: before an abort, a close or a
+        revocation. With `keep_error`, a failed commit stays to be raised later."""
+        c = self._committing
+        if c is None:
+            return
+        wait([c.done])
+        if c.done.exception() is None:
+            self._committing = None
+            self._committed(c)
+        elif not keep_error:
+            self._committing = None
+
     def process(self, msgs: list[Message]) -> int:
-        """Steps 2-5 for one consumed batch; returns the input messages applied."""
+        """Steps 2-5 for one consumed batch; returns the input messages applied. Step 5
+        (the commit) is left running: `_await_commit` collects it."""
         assert self.producer is not None
+        started = time.perf_counter()
         by_part: dict[int, list[InMessage]] = {}
         offsets: dict[tuple[str, int], int] = {}
         floors: dict[tuple[str, int], int] = {}  # watermark per topic-partition
@@ -291,7 +376,6 @@ class StreamRater:
             part.append(new_in_message((topic, n, offset, msg.key(), msg.value() or b"", ts)))
         if not offsets:
             return 0
-        self.producer.begin_transaction()
         applied = 0
         pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]] = []
         try:
@@ -307,6 +391,12 @@ class StreamRater:
                     if p == n:
                         new_wm[topic] = max(new_wm.get(topic, 0), nxt)
                 faults.reached("before_redis_commit")
+                if not pending:
+                    # The last batch's commit ran while this one was consumed and its
+                    # first partition rated. Its outputs may leave Redis only once Kafka
+                    # has them, so this batch's first write waits for it.
+                    self._await_commit()
+                    self._begin()
                 # Step 4 runs on the writer thread while the next partition is rated, so
                 # the wait for Redis overlaps with work; step 5 for this partition waits
                 # for it below.
@@ -319,9 +409,14 @@ class StreamRater:
                 own.accounts.update(res.accounts)  # now what Redis holds
                 faults.reached("after_redis_commit")
                 self._produce(res.out)
+            if not self._in_txn:  # nothing to rate (all below the watermarks): offsets only
+                self._await_commit()
+                self._begin()
             faults.reached("after_produce")
-            self._commit_offsets(offsets)
-            faults.reached("after_kafka_commit")
+            self._commit_in_background(
+                offsets,
+                Committing(Future(), [r for _, _, r, _ in pending], started, applied, oldest),
+            )
         except (Fenced, WatermarkMismatch) as e:
             _settle(pending)
             metrics.FENCED.inc()
@@ -332,10 +427,6 @@ class StreamRater:
             _settle(pending)
             self._abort()
             raise
-        for _, _, res, _ in pending:
-            res.count_metrics()
-        if oldest is not None:
-            metrics.RECORD_LATENCY.observe(max(0.0, time.time() - oldest / 1000))
         return applied
 
     def _write(self, n: int, own: Owned, new_wm: dict[str, int], res: BatchResult) -> None:
@@ -360,6 +451,12 @@ class StreamRater:
         return self._writer_pool
 
     def _abort(self) -> None:
+        """Abort the open transaction, if any (after the in-flight commit has settled: a
+        commit that went through leaves nothing to abort)."""
+        self._settle_commit()
+        if not self._in_txn:
+            return
+        self._in_txn = False
         metrics.ABORTS.inc()
         if self.producer is not None:
             try:
@@ -393,15 +490,15 @@ class StreamRater:
             self.health.ready = True  # in the group and turning: idle members are ready too
             self._recover()
             self._measure_lag()
-            t0 = time.perf_counter()
-            applied = self.process(msgs) if msgs else 0
+            if msgs:
+                self.process(msgs)
             self.health.heartbeat()
-            if applied:
-                metrics.BATCH_SECONDS.observe(time.perf_counter() - t0)
-                metrics.BATCH_RECORDS.observe(applied)
-            elif drain and not msgs and self._drained():
-                log.info("drained: every owned input partition is at its end")
-                return
+            if not msgs:
+                self._await_commit()  # idle: no commit is left pending
+                if drain and self._drained():
+                    log.info("drained: every owned input partition is at its end")
+                    return
+        self._await_commit()  # stopping: the last batch is committed before we leave
 
     def _measure_lag(self, every_s: float = 5.0) -> None:
         """Input messages not yet applied, per owned partition (for alerts and autoscaling)."""
