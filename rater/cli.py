@@ -118,6 +118,10 @@ def bench_stream(
         int,
         typer.Option(min=1, help="also drain the backlog with this many processes (1: skip)"),
     ] = 4,
+    rounds: Annotated[
+        int,
+        typer.Option(min=1, help="rounds of the multi-process phase (rater, passthrough); medians"),
+    ] = 3,
     partitions: Annotated[int, typer.Option(min=1, help="partitions per topic")] = 8,
 ) -> None:
     """End-to-end records/s and latency of the streaming rater (exactly-once, real Kafka
@@ -144,6 +148,7 @@ def bench_stream(
             passthrough=passthrough,
             latency=latency,
             processes=processes,
+            rounds=rounds,
             partitions=partitions,
         ),
         out=typer.echo,
