@@ -62,6 +62,7 @@ from rater.store.redis import RedisStore
 from rater.stream.kafka import (
     admin_config,
     at_end,
+    caught_up,
     consumer_config,
     ensure_topics,
     leave_group,
@@ -503,6 +504,13 @@ class Passthrough:
                 t.last = time.perf_counter()
                 t.applied += n
                 t.batches += 1
+                if (
+                    drain
+                    and len(msgs) < s.batch_size
+                    and caught_up(consumer, self.applied)
+                    and self._drained(consumer)
+                ):
+                    return  # the same early end as the rater's loop
         finally:
             leave_group(consumer)
             consumer.close()

@@ -93,6 +93,17 @@ def offset_range(
     return {k: (low[k], high[k]) for k in low}
 
 
+def caught_up(consumer: Consumer, applied: Mapping[tuple[str, int], int]) -> bool:
+    """A cheap hint that a drain may be over: every assigned partition is applied up to
+    the end the consumer last heard of in a fetch response (no request is sent). Only a
+    trigger for `at_end`, which asks the broker."""
+    for tp in consumer.assignment():
+        _, high = consumer.get_watermark_offsets(tp, cached=True)
+        if high < 0 or applied.get((tp.topic, tp.partition), 0) < high:
+            return False
+    return True
+
+
 def at_end(
     consumer: Consumer,
     admin: AdminClient,

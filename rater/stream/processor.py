@@ -65,6 +65,7 @@ from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import (
     admin_config,
     at_end,
+    caught_up,
     consumer_config,
     leave_group,
     producer_config,
@@ -493,7 +494,11 @@ class StreamRater:
             if msgs:
                 self.process(msgs)
             self.health.heartbeat()
-            if not msgs:
+            # A drain ends after an empty consume() or, sooner, after a short batch that
+            # brought every owned partition to the end the consumer knows of.
+            short = drain and 0 < len(msgs) < self.s.batch_size
+            ended = not msgs or (short and caught_up(self.consumer, self._applied()))
+            if ended:
                 self._await_commit()  # idle: no commit is left pending
                 if drain and self._drained():
                     log.info("drained: every owned input partition is at its end")
@@ -526,9 +531,12 @@ class StreamRater:
             return False
         if self._admin is None:
             self._admin = AdminClient(admin_config(self.s))
+        return at_end(self.consumer, self._admin, self.s.topics.inputs(), self._applied())
+
+    def _applied(self) -> dict[tuple[str, int], int]:
+        """Next offset to apply per owned input partition."""
         topics = self.s.topics.inputs()
-        applied = {(t, p): own.watermark.get(t, 0) for p, own in self.owned.items() for t in topics}
-        return at_end(self.consumer, self._admin, topics, applied)
+        return {(t, p): own.watermark.get(t, 0) for p, own in self.owned.items() for t in topics}
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
