@@ -100,9 +100,16 @@ def bench_stream(
         200_000
     ),
     rate_fraction: Annotated[
-        float, typer.Option(help="latency phase: produce at this fraction of the throughput")
+        float,
+        typer.Option(
+            help="latency phase: produce at this fraction of the one-process rater's "
+            "throughput (both processors)"
+        ),
     ] = 0.6,
     latency_seconds: Annotated[float, typer.Option(help="length of each latency phase")] = 10.0,
+    warmup_seconds: Annotated[
+        float, typer.Option(min=0, help="latency phase: seconds produced first, not counted")
+    ] = 3.0,
     batch_size: Annotated[int | None, typer.Option(help="override Settings.batch_size")] = None,
     passthrough: Annotated[
         bool, typer.Option(help="also measure the do-nothing Avro passthrough")
@@ -142,6 +149,7 @@ def bench_stream(
             records=records,
             rate_fraction=rate_fraction,
             latency_seconds=latency_seconds,
+            warmup_seconds=warmup_seconds,
             batch_size=batch_size,
             profile=profile,
             catch_up_tick=catch_up_tick,

@@ -536,6 +536,7 @@ class Latency:
     produce_s: float = 0.0
     samples: list[float] = field(default_factory=list)  # seconds, sorted
     unmatched: int = 0
+    warmup: int = 0  # records of the warm-up, not in the samples
     first_third_p50: float = math.nan  # of the records produced in the phase's first third
     last_third_p50: float = math.nan  # ... and last third: growing means falling behind
     batches: int = 0  # the processor's batches with records during the phase
@@ -551,6 +552,7 @@ class Latency:
         return [
             f"{name} latency (produce -> committed event, {self.produced:,} records at "
             f"{_rate(self.produced, self.produce_s):,.0f}/s for {self.produce_s:.1f} s, "
+            f"the first {self.warmup:,} not counted (warm-up), "
             f"{len(s):,} events): p50 {_pct(s, 0.5) * 1000:.0f} ms, "
             f"p99 {_pct(s, 0.99) * 1000:.0f} ms, max {s[-1] * 1000:.0f} ms",
             f"  p50 of the first third {self.first_third_p50 * 1000:.0f} ms, of the last "
@@ -695,9 +697,13 @@ def _measure_latency(
     start_processor: Callable[[], None],
     stop_processor: Callable[[], None],
     timing: Timing,
+    warmup_s: float = 0.0,
     quiet_s: float = 2.0,
     cap_s: float = 30.0,
 ) -> Latency:
+    """Latency of the records produced after the first `warmup_s` seconds: the processor
+    starts fresh (empty account cache, new connections), as after a deploy, and that
+    start is not its steady state."""
     ctx = multiprocessing.get_context("spawn")  # no fork of a process with Kafka threads
     here, there = ctx.Pipe()
     go = ctx.Event()
@@ -723,8 +729,12 @@ def _measure_latency(
         child.join(30)
         if child.is_alive():
             child.kill()
+    if timed:
+        warm = timed[0][0] + warmup_s
+        res.warmup = sum(1 for t, _ in timed if t < warm)
+        timed = [(t, lat) for t, lat in timed if t >= warm]
     res.samples = sorted(lat for _, lat in timed)
-    res.unmatched = len(items) - len(res.samples)
+    res.unmatched = len(items) - res.warmup - len(res.samples)
     if timed:
         t0, t1 = timed[0][0], timed[-1][0]
         third = (t1 - t0) / 3
@@ -779,6 +789,7 @@ class Options:
     records: int = 200_000
     rate_fraction: float = 0.6
     latency_seconds: float = 10.0
+    warmup_seconds: float = 3.0  # produced at the rate before the measured seconds, not counted
     batch_size: int | None = None
     profile: bool = False
     catch_up_tick: bool = True
@@ -968,12 +979,13 @@ def _run(
             out("\n".join(par_pt.lines(f"passthrough, {n} processes, {tag} (go to drained)")))
         rounds.append((par_rater, par_pt))
 
-    # 5. latency at a steady rate
+    # 5. latency at a steady rate: a fraction of the one-process rater's drain rate, the
+    # same offered load for both processors, after a warm-up that is not counted
     rater_lat: Latency | None = None
     pt_lat: Latency | None = None
     if opts.latency:
         rate = opts.rate_fraction * rater_t.rate_steady()
-        n = max(1, int(rate * opts.latency_seconds))
+        n = max(1, int(rate * (opts.warmup_seconds + opts.latency_seconds)))
         fresh = gen_usage(catalog, subs, n, END, END + 6 * HOUR_MS, seed=3)
         items = [
             (keys.get(r.msisdn, r.msisdn).encode(), avro.encode_usage(r), r.record_id)
@@ -983,13 +995,19 @@ def _run(
         start_rater, stop_rater = _in_thread("rater", lambda: live.run(), live.stop, live.assigned)
 
         rater_lat = _measure_latency(
-            s, s.topics.usage, s.topics.charges, items, rate, start_rater, stop_rater, live.timing
+            s,
+            s.topics.usage,
+            s.topics.charges,
+            items,
+            rate,
+            start_rater,
+            stop_rater,
+            live.timing,
+            opts.warmup_seconds,
         )
         out("\n".join(rater_lat.lines("rater")))
 
         if pt_t is not None:
-            rate = opts.rate_fraction * pt_t.rate_steady()
-            n = max(1, int(rate * opts.latency_seconds))
             items = [
                 (
                     keys.get(r.msisdn, r.msisdn).encode(),
@@ -1004,7 +1022,15 @@ def _run(
             )
 
             pt_lat = _measure_latency(
-                s, s.topics.usage, pt_sink, items, rate, start_pt, stop_pt, pt2.timing
+                s,
+                s.topics.usage,
+                pt_sink,
+                items,
+                rate,
+                start_pt,
+                stop_pt,
+                pt2.timing,
+                opts.warmup_seconds,
             )
             out("\n".join(pt_lat.lines("passthrough")))
 
