@@ -375,12 +375,25 @@ class StreamRater:
             if part is None:
                 part = by_part[n] = []
             part.append(new_in_message((topic, n, offset, msg.key(), msg.value() or b"", ts)))
+        self._past_markers(offsets)
         if not offsets:
             return 0
+        # Every partition whose offsets pass its watermark gets a Redis write, also with
+        # no message to rate (only transaction markers passed): Kafka's committed offset
+        # must never be ahead of the watermark.
+        parts = list(by_part)
+        parts += sorted(
+            {
+                n
+                for (t, n), o in offsets.items()
+                if n not in by_part and o > owned[n].watermark.get(t, 0)
+            }
+        )
         applied = 0
         pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]] = []
         try:
-            for n, pmsgs in by_part.items():
+            for n in parts:
+                pmsgs = by_part.get(n, [])
                 own = self.owned[n]
                 res = self.batch.rate(
                     pmsgs,
@@ -429,6 +442,31 @@ class StreamRater:
             self._abort()
             raise
         return applied
+
+    def _past_markers(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Move `offsets` on to the consumer's positions where these are beyond the
+        watermark: past the records a read_committed consumer never delivers
+        (transaction markers, aborted records) when inputs are written with transactions.
+        Otherwise the watermark would stop short of the end for good: the lag would never
+        reach 0 and a drain would never end. Everything below a position was delivered
+        by the consume() calls so far, so nothing is skipped that should be applied."""
+        assert self.consumer is not None
+        if not self.owned:
+            return
+        tps = [TopicPartition(t, n) for n in self.owned for t in self.s.topics.inputs()]
+        for tp in self.consumer.position(tps):
+            key = (tp.topic, tp.partition)
+            if tp.offset > offsets.get(key, 0) and tp.offset > self.owned[
+                tp.partition
+            ].watermark.get(tp.topic, 0):
+                offsets[key] = tp.offset  # a negative offset (no position yet) never is
+
+    def _markers_pending(self) -> bool:
+        """After an empty consume(): has a position moved past the watermark (a trailing
+        transaction marker)? Then an offsets-only batch records it."""
+        moved: dict[tuple[str, int], int] = {}
+        self._past_markers(moved)
+        return bool(moved)
 
     def _write(self, n: int, own: Owned, new_wm: dict[str, int], res: BatchResult) -> None:
         """Step 4 for partition n: state, watermark and outputs, all or nothing."""
@@ -491,7 +529,7 @@ class StreamRater:
             self.health.ready = True  # in the group and turning: idle members are ready too
             self._recover()
             self._measure_lag()
-            if msgs:
+            if msgs or self._markers_pending():
                 self.process(msgs)
             self.health.heartbeat()
             # A drain ends after an empty consume() or, sooner, after a short batch that

@@ -3,19 +3,23 @@ makes of them, and the same inputs loaded into Kafka with the subscribers applie
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 
 import orjson
+from confluent_kafka import Producer
 
 from rater.catalog import load_catalog
 from rater.codec.jsonl import event_from_json, event_to_json
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.core.events import Event
+from rater.core.inputs import UsageRecord
 from rater.sim import simulate
 from rater.store.memory import MemoryStore
-from rater.stream.kafka import ensure_topics
+from rater.stream.codecs import wire_codecs
+from rater.stream.kafka import ensure_topics, producer_config
 from rater.stream.tools import account_keys, produce_commands, produce_usage
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
@@ -49,6 +53,7 @@ def make_world(
     seed: int,
     until: int | None = None,
     partitions: int = 4,
+    transaction_size: int = 0,
 ) -> World:
     """Simulate, then put the same commands in Kafka, apply them, and produce the usage
     (left for the test to rate)."""
@@ -66,5 +71,32 @@ def make_world(
     ensure_topics(s)
     produce_commands(s, commands)
     run_until_drained(s)
-    produce_usage(s, usage, account_keys(commands))
+    if transaction_size:
+        produce_in_transactions(s, usage, account_keys(commands), transaction_size)
+    else:
+        produce_usage(s, usage, account_keys(commands))
     return World(s, expected, store)
+
+
+def produce_in_transactions(
+    s: Settings, usage: list[UsageRecord], keys: dict[str, str], size: int
+) -> None:
+    """The usage as an upstream mediation with exactly-once would write it: in
+    transactions (each leaves a marker the rater never sees), with one aborted
+    transaction of extra records in the middle (a read_committed rater must not rate
+    them)."""
+    p = Producer(producer_config(s, f"{s.group_id}-upstream"))
+    p.init_transactions(30)
+    codecs = wire_codecs(s)
+    for i in range(0, len(usage), size):
+        if i == size:
+            p.begin_transaction()
+            for r in usage[:50]:
+                ghost = dataclasses.replace(r, record_id=f"aborted-{r.record_id}")
+                p.produce(s.topics.usage, codecs.encode_usage(ghost), keys.get(r.msisdn, r.msisdn))
+            p.flush(30)
+            p.abort_transaction(30)
+        p.begin_transaction()
+        for r in usage[i : i + size]:
+            p.produce(s.topics.usage, codecs.encode_usage(r), keys.get(r.msisdn, r.msisdn))
+        p.commit_transaction(30)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, TopicPartition
 
 from rater.codec import avro
 from rater.config import Settings
@@ -71,8 +71,19 @@ class FakeProducer:
 
 
 class FakeConsumer:
+    def __init__(self) -> None:
+        self.positions: dict[tuple[str, int], int] = {}  # none known: OFFSET_INVALID
+
     def consumer_group_metadata(self) -> str:
         return "group-metadata"
+
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        return [
+            TopicPartition(
+                tp.topic, tp.partition, self.positions.get((tp.topic, tp.partition), -1001)
+            )
+            for tp in tps
+        ]
 
 
 class FakeStore:
@@ -211,3 +222,25 @@ def test_without_overlap_a_batch_returns_committed() -> None:
     producer.release.set()
     svc.process(batch(0))
     assert producer.commits == 1 and svc._committing is None
+
+
+def test_transaction_markers_after_the_last_message_move_the_watermark_and_the_offsets() -> None:
+    """Inputs written with transactions: each transaction ends in a marker the consumer
+    never delivers. The watermark follows the consumer's position past it, in Redis and
+    in Kafka alike, so the lag reaches 0 and a drain ends."""
+    svc, producer, store, _ = _service()
+    producer.release.set()
+    consumer = svc.consumer
+    assert isinstance(consumer, FakeConsumer)
+    consumer.positions[(T.usage, 0)] = 4  # messages 0-2, then a marker at 3
+    svc.process(batch(0))
+    svc._await_commit()
+    assert svc.owned[0].watermark == {T.usage: 4}
+    # A trailing marker seen by an empty consume(): an offsets-only batch records it.
+    assert not svc._markers_pending()
+    consumer.positions[(T.usage, 0)] = 5
+    assert svc._markers_pending()
+    svc.process([])
+    svc._await_commit()
+    assert svc.owned[0].watermark == {T.usage: 5}
+    assert store.writes == 2 and producer.commits == 2  # Redis first, Kafka never ahead
