@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
+    clean_stream_runs,
     docker_available,
     kafka_bootstrap,
     redis_url,

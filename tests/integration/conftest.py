@@ -329,3 +329,14 @@ def redis_key_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_stream_runs() -> Iterator[None]:
+    """After each test, remove the topics, groups and Redis keys of the stream runs it
+    made with `stream_settings` (the fault tests' world included)."""
+    yield
+    from tests.integration import streamkit
+
+    while streamkit.RUNS:
+        streamkit.remove_run(streamkit.RUNS.pop())

@@ -120,6 +120,22 @@ def delete_topics(s: Settings) -> None:
             fut.result(timeout=15)
 
 
+# Settings of runs made outside `stream_env` (`stream_settings`, the fault tests' world):
+# the autouse fixture `clean_stream_runs` removes their topics, groups and keys after
+# each test, so that repeated runs against the same servers do not pile them up.
+RUNS: list[Settings] = []
+
+
+def remove_run(s: Settings) -> None:
+    """Topics, consumer group and Redis namespace of one run."""
+    client = redis.Redis.from_url(s.redis_url.get_secret_value())
+    try:
+        delete_topics(s)
+    finally:
+        delete_namespace(client, s.namespace)
+        client.close()
+
+
 def delete_namespace(client: redis.Redis, namespace: str) -> int:
     """Deletes every key of the namespace (`{ns:<partition>}:...`); returns how many."""
     keys = list(client.scan_iter(match=f"{{{namespace}:*}}:*", count=1000))

@@ -27,6 +27,7 @@ from rater.stream.tools import account_keys, produce_commands, produce_usage, re
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
+from tests.integration import streamkit
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "examples" / "catalog-full.yaml"
@@ -37,7 +38,7 @@ UNTIL = to_ms("2026-04-03T12:00:00+08:00")
 
 def stream_settings(bootstrap: str, redis_url: str, partitions: int = 4) -> Settings:
     run = f"it-{uuid.uuid4().hex[:10]}"
-    return Settings(
+    s = Settings(
         kafka_bootstrap_servers=bootstrap,
         redis_url=redis_url,
         catalog=CATALOG,
@@ -49,6 +50,8 @@ def stream_settings(bootstrap: str, redis_url: str, partitions: int = 4) -> Sett
         batch_size=5000,
         topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
     )
+    streamkit.RUNS.append(s)  # removed after the test (conftest.clean_stream_runs)
+    return s
 
 
 def run_until_drained(s: Settings) -> None:
