@@ -3,7 +3,8 @@
 # create topics, load the example subscribers, produce the sample usage, run the
 # streaming rater until it has applied everything, tick the clock to the next cycle,
 # and show what came out. Each run uses its own topics, group and Redis namespace, so
-# it can be run again and again with the same result.
+# it can be run again and again with the same result (the run before stays, older ones
+# are removed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATER=.venv/bin/rater
@@ -26,6 +27,8 @@ topics:
   unrated: $RUN.unrated
   dead_letter: $RUN.deadletter
 YAML
+# Earlier runs' topics and keys are removed, the newest kept for `rater balance`.
+.venv/bin/python scripts/demo_cleanup.py var/demo --keep 2
 SUBS=examples/subscribers-basic.yaml
 USAGE=examples/usage-basic.jsonl
 step() { printf '\n== %s\n' "$*"; }
