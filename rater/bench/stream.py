@@ -124,6 +124,24 @@ def _pressure() -> str:
         return ""
 
 
+def _servers(s: Settings, rclient: Any) -> tuple[str, int]:
+    """What else the local servers hold, and Redis' AOF rewrite count so far: thousands of
+    leftover topics or keys from other runs cost the broker and Redis CPU (an AOF rewrite
+    forks and copies the whole dataset), which shows up as scatter between runs."""
+    try:
+        topics = len(AdminClient(admin_config(s)).list_topics(timeout=10).topics)
+        keys = int(rclient.dbsize()) if not s.redis_cluster else -1
+        rewrites = int(rclient.info("persistence").get("aof_rewrites", 0))
+    except Exception as e:  # a figure for the reader, never a reason to fail the bench
+        return f"servers: not read ({e})", 0
+    note = f"servers: {topics:,} topics on the broker" + (
+        f", {keys:,} keys in Redis" if keys >= 0 else ""
+    )
+    if topics > 500 or keys > 100_000:
+        note += " (leftovers of other runs? they slow Kafka and Redis down and scatter results)"
+    return note, rewrites
+
+
 def _pct(sorted_values: Sequence[float], q: float) -> float:
     if not sorted_values:
         return math.nan
@@ -864,6 +882,8 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
     )
     for line in _settings_lines(s):
         out(line)
+    note, rewrites0 = _servers(s, rclient)
+    out(note)
     try:
         ensure_topics(s, s.partitions)
         admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
@@ -877,9 +897,11 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
         for note in _cleanup(s, topics, groups, namespaces, rclient):
             out(note)
         load1 = os.getloadavg()
+        _, rewrites1 = _servers(s, rclient)
         out(
             f"bench took {time.perf_counter() - t_bench:.0f} s; load average now "
-            f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}{_pressure()}"
+            f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}{_pressure()}; Redis rewrote its "
+            f"AOF {max(0, rewrites1 - rewrites0)} times during the run"
         )
 
 
