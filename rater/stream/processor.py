@@ -11,7 +11,8 @@ How one batch is made durable (docs/exactly-once.md has the crash-by-crash argum
    their due times, the new watermark, and the batch's encoded outputs; it refuses if
    the partition's epoch is not ours (a newer owner exists) or the watermark moved.
 5. Produce the outputs in the Kafka transaction, add the consumer offsets (= the new
-   watermarks) with `send_offsets_to_transaction`, commit.
+   watermarks) with `send_offsets_to_transaction`, commit. Offsets follow the consumer's
+   position past transaction markers of inputs written with transactions.
 
 Step 4 for partition i runs on a writer thread while step 3 runs for partition i + 1;
 a partition's outputs are produced only once its own step 4 has succeeded. Step 5's
@@ -292,7 +293,14 @@ class StreamRater:
         )
         self.producer.commit_transaction(30)
 
-    def _commit_in_background(self, offsets: dict[tuple[str, int], int], c: Committing) -> None:
+    def _commit_in_background(
+        self,
+        offsets: dict[tuple[str, int], int],
+        results: list[BatchResult],
+        started: float,
+        records: int,
+        oldest: int | None,
+    ) -> None:
         """Step 5 on the committer thread; `_await_commit` collects it."""
         assert self.consumer is not None
         group = self.consumer.consumer_group_metadata()
@@ -303,8 +311,8 @@ class StreamRater:
 
         if self._committer_pool is None:
             self._committer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-commit")
-        c.done = self._committer_pool.submit(commit)
-        self._committing = c
+        done = self._committer_pool.submit(commit)
+        self._committing = Committing(done, results, started, records, oldest)
         if not self.s.commit_overlap:
             self._await_commit()
 
@@ -382,13 +390,9 @@ class StreamRater:
         # no message to rate (only transaction markers passed): Kafka's committed offset
         # must never be ahead of the watermark.
         parts = list(by_part)
-        parts += sorted(
-            {
-                n
-                for (t, n), o in offsets.items()
-                if n not in by_part and o > owned[n].watermark.get(t, 0)
-            }
-        )
+        for (t, n), o in offsets.items():
+            if n not in parts and o > owned[n].watermark.get(t, 0):
+                parts.append(n)
         applied = 0
         pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]] = []
         try:
@@ -428,8 +432,7 @@ class StreamRater:
                 self._begin()
             faults.reached("after_produce")
             self._commit_in_background(
-                offsets,
-                Committing(Future(), [r for _, _, r, _ in pending], started, applied, oldest),
+                offsets, [r for _, _, r, _ in pending], started, applied, oldest
             )
         except (Fenced, WatermarkMismatch) as e:
             _settle(pending)
@@ -455,11 +458,10 @@ class StreamRater:
             return
         tps = [TopicPartition(t, n) for n in self.owned for t in self.s.topics.inputs()]
         for tp in self.consumer.position(tps):
-            key = (tp.topic, tp.partition)
-            if tp.offset > offsets.get(key, 0) and tp.offset > self.owned[
-                tp.partition
-            ].watermark.get(tp.topic, 0):
-                offsets[key] = tp.offset  # a negative offset (no position yet) never is
+            key, at = (tp.topic, tp.partition), tp.offset  # negative: no position yet
+            floor = self.owned[tp.partition].watermark.get(tp.topic, 0)
+            if at > offsets.get(key, 0) and at > floor:
+                offsets[key] = at
 
     def _markers_pending(self) -> bool:
         """After an empty consume(): has a position moved past the watermark (a trailing
