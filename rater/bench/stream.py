@@ -265,10 +265,12 @@ class TimedStore(RedisStore):
         super().__init__(client, namespace)
         self.timing = Timing()
 
-    def load(self, partition: int, keys: Iterable[str]) -> dict[str, Account]:
+    def load(
+        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
+    ) -> dict[str, Account]:
         t0 = time.perf_counter()
         try:
-            return super().load(partition, keys)
+            return super().load(partition, keys, cold)
         finally:
             self.timing.redis_s += time.perf_counter() - t0
 
@@ -288,10 +290,11 @@ class TimedStore(RedisStore):
         directory: Mapping[str, str],
         out: bytes,
         seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
-    ) -> None:
+        cold: Mapping[str, bytes] = {},
+    ) -> dict[str, bytes]:
         t0 = time.perf_counter()
         try:
-            super().commit(partition, epoch, watermark, accounts, directory, out, seen)
+            return super().commit(partition, epoch, watermark, accounts, directory, out, seen, cold)
         finally:
             self.timing.redis_s += time.perf_counter() - t0
 

@@ -7,7 +7,11 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:wm        hash: next offset to apply per input topic, plus "out", the encoded
                      output messages of the last applied batch (re-emitted if Kafka did
                      not commit them)
-    {ns:p}:a:<key>   one account (JSON)
+    {ns:p}:a:<key>   one account (JSON), without its hot counters (the cold form,
+                     rater.core.state.split_hot); written only when it changed
+    {ns:p}:h:<key>   the account's hot counters (JSON, about 60 bytes), written with every
+                     change. An account written before this split has no h key and its
+                     a key holds the whole form.
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
     {ns:p}:seen:<m>  set: record ids line m has seen this cycle (kept out of the account
@@ -25,7 +29,7 @@ from typing import Any
 import orjson
 import redis
 
-from rater.core.state import Account
+from rater.core.state import Account, split_hot, with_hot
 
 
 class Fenced(Exception):
@@ -37,9 +41,9 @@ class WatermarkMismatch(Exception):
 
 
 _COMMIT = """
--- KEYS: epoch, wm, due, dir, account keys...
--- KEYS: epoch, wm, due, dir, account keys..., seen keys...
--- ARGV: epoch, n_wm, (field, expected, new) * n_wm, out, n_acct, (value, due) * n_acct,
+-- KEYS: epoch, wm, due, dir, (cold key, hot key) * n_acct, seen keys...
+-- ARGV: epoch, n_wm, (field, expected, new) * n_wm, out, n_acct,
+--       (cold or '' if unchanged, hot, due) * n_acct,
 --       n_dir, (msisdn, key) * n_dir, n_seen, (reset, n_ids, ids...) * n_seen,
 --       acct_prefix_len
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -65,10 +69,13 @@ local n_acct = tonumber(ARGV[i])
 i = i + 1
 local plen = tonumber(ARGV[#ARGV])
 for k = 1, n_acct do
-  local key = KEYS[4 + k]
-  redis.call('SET', key, ARGV[i])
-  redis.call('ZADD', KEYS[3], ARGV[i + 1], string.sub(key, plen + 1))
-  i = i + 2
+  local key = KEYS[3 + 2 * k]
+  if ARGV[i] ~= '' then  -- the due time is in the cold form: unchanged with it
+    redis.call('SET', key, ARGV[i])
+    redis.call('ZADD', KEYS[3], ARGV[i + 2], string.sub(key, plen + 1))
+  end
+  redis.call('SET', KEYS[4 + 2 * k], ARGV[i + 1])
+  i = i + 3
 end
 local n_dir = tonumber(ARGV[i])
 i = i + 1
@@ -79,7 +86,7 @@ end
 local n_seen = tonumber(ARGV[i])
 i = i + 1
 for k = 1, n_seen do
-  local key = KEYS[4 + n_acct + k]
+  local key = KEYS[4 + 2 * n_acct + k]
   if ARGV[i] == '1' then
     redis.call('DEL', key)
   end
@@ -120,15 +127,27 @@ class RedisStore:
         out = raw.pop(b"out", None)
         return {k.decode(): int(v) for k, v in raw.items()}, out
 
-    def load(self, partition: int, keys: Iterable[str]) -> dict[str, Account]:
+    def _hot_prefix(self, partition: int) -> str:
+        return f"{self.tag(partition)}:h:"
+
+    def load(
+        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
+    ) -> dict[str, Account]:
+        """The accounts found under `keys`. `cold` (if given) gets each one's stored cold
+        bytes, for `commit` to tell whether the cold part changed since."""
         keys = list(keys)
         if not keys:
             return {}
-        prefix = self._acct_prefix(partition)
-        blobs = self.r.mget([prefix + k for k in keys])
-        accounts = {
-            k: Account.from_dict(orjson.loads(b)) for k, b in zip(keys, blobs, strict=True) if b
-        }
+        a, h = self._acct_prefix(partition), self._hot_prefix(partition)
+        blobs = self.r.mget([a + k for k in keys] + [h + k for k in keys])
+        accounts = {}
+        for k, c, hot in zip(keys, blobs[: len(keys)], blobs[len(keys) :], strict=True):
+            if not c:
+                continue
+            d = orjson.loads(c)
+            accounts[k] = Account.from_dict(with_hot(d, orjson.loads(hot)) if hot else d)
+            if cold is not None:
+                cold[k] = c
         lines = [line for a in accounts.values() for line in a.lines.values()]
         if lines:
             pipe = self.r.pipeline(transaction=False)
@@ -159,19 +178,31 @@ class RedisStore:
         directory: Mapping[str, str],
         out: bytes,
         seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
-    ) -> None:
+        cold: Mapping[str, bytes] = {},
+    ) -> dict[str, bytes]:
         """Write a batch atomically. `watermark` maps topic -> (expected, new) next offset;
-        `seen` maps MSISDN -> (start the set afresh, record ids to add)."""
+        `seen` maps MSISDN -> (start the set afresh, record ids to add); `cold` holds the
+        cold bytes last stored per account (from `load` or an earlier commit): an account
+        whose cold part is the same gets only its hot counters written. Returns the cold
+        bytes stored now, to remember once this commit has succeeded."""
         tag = self.tag(partition)
-        prefix = self._acct_prefix(partition)
+        prefix, hot_prefix = self._acct_prefix(partition), self._hot_prefix(partition)
         keys = [f"{tag}:epoch", f"{tag}:wm", f"{tag}:due", f"{tag}:dir"]
         args: list[Any] = [epoch, len(watermark)]
         for topic, (expected, new) in watermark.items():
             args += [topic, expected, new]
         args += [out, len(accounts)]
+        written: dict[str, bytes] = {}
         for key, acct in accounts.items():
-            keys.append(prefix + key)
-            args += [orjson.dumps(acct.to_dict(with_seen=False)), acct.next_due]
+            keys += [prefix + key, hot_prefix + key]
+            d = acct.to_dict(with_seen=False)
+            hot = orjson.dumps(split_hot(d))
+            blob = orjson.dumps(d)
+            if cold.get(key) == blob:
+                args += [b"", hot, acct.next_due]
+            else:
+                args += [blob, hot, acct.next_due]
+                written[key] = blob
         args.append(len(directory))
         for msisdn, key in directory.items():
             args += [msisdn, key]
@@ -182,6 +213,7 @@ class RedisStore:
         args.append(len(prefix))
         try:
             self._commit(keys=keys, args=args)
+            return written
         except redis.ResponseError as e:
             msg = str(e)
             if msg.startswith("FENCED"):

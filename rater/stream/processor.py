@@ -97,6 +97,9 @@ class Owned:
     # epoch fences others), so they stay true until it is revoked or a batch fails,
     # and then the whole `Owned` is dropped. Saves a read and a parse per account.
     accounts: dict[str, Account] = field(default_factory=dict)
+    # The cold part of each account as stored in Redis (RedisStore.commit writes it only
+    # when it changed), true for the same reason.
+    cold: dict[str, bytes] = field(default_factory=dict)
 
 
 class StreamRater:
@@ -231,13 +234,15 @@ class StreamRater:
 
     def _load(self, n: int, keys: set[str]) -> dict[str, Account]:
         """Accounts of partition n: from the cache of committed state, else Redis."""
-        cache = self.owned[n].accounts
+        own = self.owned[n]
+        cache = own.accounts
         found = {k: cache[k] for k in keys if k in cache}
         missing = [k for k in keys if k not in cache]
         if missing:
-            loaded = self.store.load(n, missing)
-            if len(cache) + len(loaded) > self.s.account_cache:
+            if len(cache) + len(missing) > self.s.account_cache:
                 cache.clear()  # bounded: start over rather than track recency per record
+                own.cold.clear()
+            loaded = self.store.load(n, missing, own.cold)
             cache.update(loaded)
             found.update(loaded)
         return found
@@ -394,7 +399,7 @@ class StreamRater:
             if n not in parts and o > owned[n].watermark.get(t, 0):
                 parts.append(n)
         applied = 0
-        pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]] = []
+        pending: list[tuple[Owned, dict[str, int], BatchResult, Future[dict[str, bytes]]]] = []
         try:
             for n in parts:
                 pmsgs = by_part.get(n, [])
@@ -422,9 +427,10 @@ class StreamRater:
                 pending.append((own, new_wm, res, written))
                 applied += len(pmsgs)
             for own, new_wm, res, written in pending:
-                written.result()
+                cold = written.result()
                 own.watermark = new_wm
                 own.accounts.update(res.accounts)  # now what Redis holds
+                own.cold.update(cold)
                 faults.reached("after_redis_commit")
                 self._produce(res.out)
             if not self._in_txn:  # nothing to rate (all below the watermarks): offsets only
@@ -470,9 +476,12 @@ class StreamRater:
         self._past_markers(moved)
         return bool(moved)
 
-    def _write(self, n: int, own: Owned, new_wm: dict[str, int], res: BatchResult) -> None:
-        """Step 4 for partition n: state, watermark and outputs, all or nothing."""
-        self.store.commit(
+    def _write(
+        self, n: int, own: Owned, new_wm: dict[str, int], res: BatchResult
+    ) -> dict[str, bytes]:
+        """Step 4 for partition n: state, watermark and outputs, all or nothing. Returns
+        the accounts' cold parts written (to remember once it has succeeded)."""
+        return self.store.commit(
             n,
             own.epoch,
             {
@@ -484,6 +493,7 @@ class StreamRater:
             res.directory,
             pack_messages(res.out),
             res.seen,
+            own.cold,
         )
 
     def _writer(self) -> ThreadPoolExecutor:
@@ -587,7 +597,9 @@ class StreamRater:
         signal.signal(signal.SIGINT, stop)
 
 
-def _settle(pending: list[tuple[Owned, dict[str, int], BatchResult, Future[None]]]) -> None:
+def _settle(
+    pending: list[tuple[Owned, dict[str, int], BatchResult, Future[dict[str, bytes]]]],
+) -> None:
     """Wait out the Redis writes still in flight, so that none lands after the session
     that issued it has been torn down (their own errors no longer matter)."""
     wait([written for *_, written in pending])

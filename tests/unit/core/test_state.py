@@ -10,7 +10,15 @@ from typing import Any
 import orjson
 
 from rater.core.inputs import SubscriberStatus
-from rater.core.state import Account, Bucket, FeeAccrual, Line, Subscription
+from rater.core.state import (
+    Account,
+    Bucket,
+    FeeAccrual,
+    Line,
+    Subscription,
+    split_hot,
+    with_hot,
+)
 
 OWNER, MEMBER = "13800000001", "13800000002"
 
@@ -211,3 +219,34 @@ def test_the_forms_share_no_mutable_state() -> None:
     a.lines[OWNER].seen.add("r0")
     assert b == _account()
     assert loaded == orjson.loads(orjson.dumps(GOLDEN))
+
+
+def test_the_hot_counters_and_the_cold_part_give_the_whole_form_back() -> None:
+    d = _account().to_dict(with_seen=False)
+    hot = split_hot(d)
+    assert hot == [
+        1775600000000,
+        [[4294967296, 1048576, 29, [12345, 7, 3], [80, 0, 0]], [0, 0, 0, [], []]],
+    ]
+    assert d["clock"] == 0
+    owner = d["lines"][0]
+    assert (owner["data_used"], owner["overage_bytes"], owner["overage_fen"]) == (0, 0, 0)
+    assert [(r[5], r[12]) for r in owner["buckets"]] == [(0, 0)] * 3
+    assert owner["throttled"] is True and owner["buckets"][0][4] == 3221225472  # cold kept
+    cold = orjson.loads(orjson.dumps(d))
+    assert with_hot(cold, orjson.loads(orjson.dumps(hot))) == _without_seen(GOLDEN)
+
+
+def test_a_change_outside_the_hot_counters_changes_the_cold_bytes() -> None:
+    acct = _account()
+    before = acct.to_dict(with_seen=False)
+    split_hot(before)
+    acct.lines[OWNER].buckets[0].used += 1  # hot: the cold part stays the same
+    acct.clock += 1
+    same = acct.to_dict(with_seen=False)
+    split_hot(same)
+    assert orjson.dumps(same) == orjson.dumps(before)
+    acct.lines[OWNER].buckets[0].valid_to += 1  # anything else: the cold part differs
+    other = acct.to_dict(with_seen=False)
+    split_hot(other)
+    assert orjson.dumps(other) != orjson.dumps(before)

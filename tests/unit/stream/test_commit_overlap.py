@@ -94,7 +94,9 @@ class FakeStore:
         self.accounts = accounts
         self.writes = 0
 
-    def load(self, partition: int, keys: Iterable[str]) -> dict[str, Account]:
+    def load(
+        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
+    ) -> dict[str, Account]:
         return {k: self.accounts[k] for k in keys if k in self.accounts}
 
     def due_keys(self, partition: int, until: int) -> list[str]:
@@ -109,9 +111,11 @@ class FakeStore:
         directory: Mapping[str, str],
         out: bytes,
         seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
-    ) -> None:
+        cold: Mapping[str, bytes] = {},
+    ) -> dict[str, bytes]:
         self.writes += 1
         self.log.add(f"redis {self.writes}")
+        return {}
 
 
 class FakeMessage:

@@ -1,0 +1,77 @@
+"""The Redis store's two-part account on a real Redis: the hot counters are written with
+every change, the cold part only when it changed, and an account stored whole (before
+the split) still reads back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import redis
+
+from rater.core.state import Account, Bucket, Line
+from rater.store.redis import RedisStore
+from tests.integration.streamkit import delete_namespace
+
+
+@pytest.fixture
+def store(redis_url: str) -> Iterator[RedisStore]:
+    client = redis.Redis.from_url(redis_url)
+    s = RedisStore(client, f"it-store-{uuid.uuid4().hex[:8]}")
+    try:
+        yield s
+    finally:
+        delete_namespace(client, s.ns)
+        client.close()
+
+
+def _account() -> Account:
+    line = Line("13800000001", "13800000001", "P58", 1, "GD", 0, cycle_id="2026-04-01")
+    line.buckets = [Bucket("P58.data#1", "P58", "plan", "data", 3 << 30, 0, 0, 1 << 42)]
+    acct = Account("13800000001", {line.msisdn: line}, clock=1, next_due=100)
+    return acct
+
+
+def _commit(store: RedisStore, acct: Account, wm: int, cold: dict[str, bytes]) -> dict[str, bytes]:
+    return store.commit(0, 1, {"usage": (wm, wm + 1)}, {acct.key: acct}, {}, b"", {}, cold)
+
+
+def test_only_the_hot_counters_are_written_while_the_cold_part_is_unchanged(
+    store: RedisStore,
+) -> None:
+    store.claim(0)
+    acct = _account()
+    cold: dict[str, bytes] = {}
+    cold.update(_commit(store, acct, 0, cold))
+    assert list(cold) == [acct.key]  # a new account: cold part written
+
+    acct.clock, acct.lines["13800000001"].buckets[0].used = 5, 1234  # hot only
+    assert _commit(store, acct, 1, cold) == {}
+    loaded: dict[str, bytes] = {}
+    back = store.load(0, [acct.key], loaded)[acct.key]
+    assert back.to_dict() == acct.to_dict()
+    assert loaded == cold  # what load remembers is what commit compares with
+
+    acct.next_due = 200  # cold: written again, and the due time with it
+    assert list(_commit(store, acct, 2, cold)) == [acct.key]
+    assert store.due_keys(0, 150) == []
+    assert store.due_keys(0, 200) == [acct.key]
+    assert store.load(0, [acct.key])[acct.key].to_dict() == acct.to_dict()
+
+
+def test_an_account_stored_whole_before_the_split_reads_back_and_is_split_on_write(
+    store: RedisStore,
+) -> None:
+    store.claim(0)
+    acct = _account()
+    acct.lines["13800000001"].buckets[0].used = 77
+    whole = orjson.dumps(acct.to_dict(with_seen=False))
+    store.r.set(f"{store.tag(0)}:a:{acct.key}", whole)  # the layout before the split
+    cold: dict[str, bytes] = {}
+    assert store.load(0, [acct.key], cold)[acct.key].to_dict() == acct.to_dict()
+    assert cold == {acct.key: whole}
+    acct.clock = 9
+    assert list(_commit(store, acct, 0, cold)) == [acct.key]  # rewritten in the new form
+    assert store.load(0, [acct.key])[acct.key].to_dict() == acct.to_dict()
