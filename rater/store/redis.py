@@ -202,7 +202,9 @@ class RedisStore:
                 args += [b"", hot, acct.next_due]
             else:
                 args += [blob, hot, acct.next_due]
-                written[key] = blob
+                # An exact-size copy to keep: orjson's result holds a buffer several
+                # times its length, which adds up over a cache of many accounts.
+                written[key] = bytes(memoryview(blob))
         args.append(len(directory))
         for msisdn, key in directory.items():
             args += [msisdn, key]
