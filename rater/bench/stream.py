@@ -266,11 +266,24 @@ class TimedStore(RedisStore):
         self.timing = Timing()
 
     def load(
-        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
+        self,
+        partition: int,
+        keys: Iterable[str],
+        cold: dict[str, bytes] | None = None,
+        with_seen: bool = False,
     ) -> dict[str, Account]:
         t0 = time.perf_counter()
         try:
-            return super().load(partition, keys, cold)
+            return super().load(partition, keys, cold, with_seen)
+        finally:
+            self.timing.redis_s += time.perf_counter() - t0
+
+    def seen_among(
+        self, partition: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, set[str]]:
+        t0 = time.perf_counter()
+        try:
+            return super().seen_among(partition, wanted)
         finally:
             self.timing.redis_s += time.perf_counter() - t0
 

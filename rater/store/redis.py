@@ -15,7 +15,9 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
     {ns:p}:seen:<m>  set: record ids line m has seen this cycle (kept out of the account
-                     JSON so a write costs the same on day 1 and day 30 of a cycle)
+                     JSON so a write costs the same on day 1 and day 30 of a cycle; the
+                     stream asks it about a batch's ids with SMISMEMBER, `seen_among`,
+                     and never reads it whole)
 
 The write of a batch is one Lua script: fencing check, expected watermark check,
 accounts, due times, directory, new watermark and the batch's outputs, all or nothing.
@@ -131,10 +133,16 @@ class RedisStore:
         return f"{self.tag(partition)}:h:"
 
     def load(
-        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
+        self,
+        partition: int,
+        keys: Iterable[str],
+        cold: dict[str, bytes] | None = None,
+        with_seen: bool = False,
     ) -> dict[str, Account]:
         """The accounts found under `keys`. `cold` (if given) gets each one's stored cold
-        bytes, for `commit` to tell whether the cold part changed since."""
+        bytes, for `commit` to tell whether the cold part changed since. The lines' sets
+        of record ids seen this cycle are read only `with_seen` (a month of usage is
+        thousands of ids per line; the stream asks `seen_among` about a batch's ids)."""
         keys = list(keys)
         if not keys:
             return {}
@@ -149,13 +157,30 @@ class RedisStore:
             if cold is not None:
                 cold[k] = c
         lines = [line for a in accounts.values() for line in a.lines.values()]
-        if lines:
+        if lines and with_seen:
             pipe = self.r.pipeline(transaction=False)
             for line in lines:
                 pipe.smembers(self._seen_key(partition, line.msisdn))
             for line, ids in zip(lines, pipe.execute(), strict=True):
                 line.seen = {i.decode() for i in ids}
         return accounts
+
+    def seen_among(
+        self, partition: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, set[str]]:
+        """Of the record ids given per line (MSISDN), those the line has already seen this
+        cycle: one SMISMEMBER per line, in one round trip."""
+        if not wanted:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for msisdn, ids in wanted.items():
+            pipe.smismember(self._seen_key(partition, msisdn), list(ids))
+        found: dict[str, set[str]] = {}
+        for (msisdn, ids), flags in zip(wanted.items(), pipe.execute(), strict=True):
+            hits = {i for i, hit in zip(ids, flags, strict=True) if hit}
+            if hits:
+                found[msisdn] = hits
+        return found
 
     def _seen_key(self, partition: int, msisdn: str) -> str:
         return f"{self.tag(partition)}:seen:{msisdn}"

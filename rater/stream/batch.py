@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from rater import metrics
 from rater.codec.deadletter import dead_letter_for
@@ -27,7 +27,7 @@ from rater.core.events import (
     UnratedEvent,
 )
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
-from rater.core.state import Account
+from rater.core.state import Account, Line
 from rater.store.outbox import OutMessage
 from rater.stream.codecs import PLAIN, WireCodecs
 
@@ -143,9 +143,16 @@ class BatchRater:
         msgs: Iterable[InMessage],
         load: Callable[[set[str]], dict[str, Account]],
         due: Callable[[int], list[str]],
+        seen: Callable[[dict[str, list[str]]], dict[str, set[str]]] | None = None,
     ) -> BatchResult:
         """Rate one partition's new messages. Usage and commands keep their own order
         and are merged by event time (commands first on a tie).
+
+        `seen`, given the batch's record ids per line, returns those the line has already
+        charged this cycle (the store's duplicate sets). The lines then hold only those
+        ids in `Line.seen`: the core asks about no other, so a store need not read (or
+        keep in memory) a whole cycle's ids per line. Without `seen`, the accounts come
+        with their whole sets.
 
         This runs once per record, so it is written for speed: one pass to decode and
         key, one to rate, counters kept in locals and turned into labels at the end."""
@@ -186,6 +193,8 @@ class BatchRater:
         if tick_at is not None:
             keys.update(due(tick_at))
         accounts = load(keys)
+        if seen is not None and usage:
+            _mark_seen(usage, accounts, seen)
         cycle_at_load = {
             msisdn: ln.cycle_id for a in accounts.values() for msisdn, ln in a.lines.items()
         }
@@ -255,6 +264,32 @@ class BatchRater:
         res.out.extend(
             new_out_message((topic_of[type(e)], e.msisdn.encode(), encode_event(e))) for e in events
         )
+
+
+def _mark_seen(
+    usage: list[_Keyed],
+    accounts: dict[str, Account],
+    seen: Callable[[dict[str, list[str]]], dict[str, set[str]]],
+) -> None:
+    """Give each line with usage in the batch the batch's ids it has already charged."""
+    wanted: dict[str, list[str]] = {}
+    lines: dict[str, Line] = {}
+    for _, _, item, akey in usage:
+        rec = cast(UsageRecord, item)  # `usage` holds records only
+        acct = accounts.get(akey) if akey is not None else None
+        line = acct.lines.get(rec.msisdn) if acct is not None else None
+        if line is None:
+            continue  # unknown here: a dead letter, or created by a command of this batch
+        ids = wanted.get(rec.msisdn)
+        if ids is None:
+            wanted[rec.msisdn] = [rec.record_id]
+            lines[rec.msisdn] = line
+        else:
+            ids.append(rec.record_id)
+    if wanted:
+        found = seen(wanted)
+        for msisdn, line in lines.items():
+            line.seen = found.get(msisdn, set())
 
 
 def _merge(a: list[_Keyed], b: list[_Keyed]) -> list[_Keyed]:

@@ -417,6 +417,7 @@ class StreamRater:
                     pmsgs,
                     partial(self._load, n),
                     partial(self.store.due_keys, n),
+                    partial(self.store.seen_among, n),
                 )
                 new_wm = dict(own.watermark)
                 for (topic, p), nxt in offsets.items():

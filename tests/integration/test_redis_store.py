@@ -75,3 +75,15 @@ def test_an_account_stored_whole_before_the_split_reads_back_and_is_split_on_wri
     acct.clock = 9
     assert list(_commit(store, acct, 0, cold)) == [acct.key]  # rewritten in the new form
     assert store.load(0, [acct.key])[acct.key].to_dict() == acct.to_dict()
+
+
+def test_the_duplicate_sets_are_asked_about_a_batch_and_read_whole_only_on_request(
+    store: RedisStore,
+) -> None:
+    store.claim(0)
+    acct = _account()
+    m = "13800000001"
+    store.commit(0, 1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", {m: (False, ["a", "b"])})
+    assert store.seen_among(0, {m: ["a", "c"], "13800000002": ["a"]}) == {m: {"a"}}
+    assert store.load(0, [acct.key])[acct.key].lines[m].seen == set()
+    assert store.load(0, [acct.key], with_seen=True)[acct.key].lines[m].seen == {"a", "b"}

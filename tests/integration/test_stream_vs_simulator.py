@@ -118,7 +118,7 @@ def test_stream_equals_simulator(kafka_bootstrap: str, redis_url: str) -> None:
                 part_key = p
                 break
         assert part_key is not None, key
-        stored = rstore.load(part_key, [key])[key]
+        stored = rstore.load(part_key, [key], with_seen=True)[key]
         assert _lines(stored.to_dict()) == _lines(acct.to_dict()), key
 
 

@@ -201,3 +201,39 @@ def test_metrics_move_by_what_the_committed_batch_emitted() -> None:
         want = sum(e.fen for e in charges if e.kind == k)
         assert sample("rater_fen_total", kind=k) - before[k] == want
     assert sample("rater_dead_letters_total", reason="DECODE_ERROR") - dl_before == 1
+
+
+def test_record_ids_the_store_has_seen_are_duplicates_and_only_the_batch_is_asked() -> None:
+    """The stream asks the store about the batch's record ids per line (never loads a
+    whole cycle's ids): one it reports as seen is charged nothing, as is a repeat within
+    the batch; the rest are charged, and the ids to add are the new ones."""
+    from rater.core.events import ChargeEvent
+
+    rater, accounts = _subscribed()
+    accounts["A"].lines["A"].seen = {"stale"}  # whatever was cached is replaced
+    asked: list[dict[str, list[str]]] = []
+
+    def seen(wanted: dict[str, list[str]]) -> dict[str, set[str]]:
+        asked.append({k: list(v) for k, v in wanted.items()})
+        return {"A": {"r1"}} if "A" in wanted else {}
+
+    msgs = [
+        InMessage(T.usage, 0, i, b"A", avro.encode_usage(record(rid, "A", at, 1000)), NOW)
+        for i, (rid, at) in enumerate(
+            [
+                ("r1", "2026-04-10T12:00:00+08:00"),
+                ("r2", "2026-04-10T12:01:00+08:00"),
+                ("r2", "2026-04-10T12:02:00+08:00"),
+                ("r3", "2026-04-10T12:03:00+08:00"),
+            ]
+        )
+    ]
+    br = BatchRater(rater, T, 86_400_000, now_ms=lambda: NOW)
+    res = br.rate(
+        msgs, lambda keys: {k: accounts[k] for k in keys if k in accounts}, lambda t: [], seen
+    )
+    assert asked == [{"A": ["r1", "r2", "r2", "r3"]}]
+    charged = [e.record_id for e in res.events if isinstance(e, ChargeEvent)]
+    assert charged == ["r2", "r3"]
+    assert res.seen["A"] == (False, ["r2", "r3"])
+    assert accounts["A"].lines["A"].seen == {"r1", "r2", "r3"}

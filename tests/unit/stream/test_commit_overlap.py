@@ -102,6 +102,11 @@ class FakeStore:
     def due_keys(self, partition: int, until: int) -> list[str]:
         return []
 
+    def seen_among(
+        self, partition: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, set[str]]:
+        return {}
+
     def commit(
         self,
         partition: int,
