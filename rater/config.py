@@ -60,8 +60,6 @@ class Settings(BaseSettings):
     batch_size: int = Field(5000, ge=1)
     batch_timeout_s: float = Field(0.2, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
-    # ... and at most about this many record ids in their duplicate sets (~110 bytes each)
-    account_cache_ids: int = Field(1_000_000, ge=0)
     gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)

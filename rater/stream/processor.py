@@ -100,9 +100,6 @@ class Owned:
     # The cold part of each account as stored in Redis (RedisStore.commit writes it only
     # when it changed), true for the same reason.
     cold: dict[str, bytes] = field(default_factory=dict)
-    # Record ids held by the cached accounts' duplicate sets (at most: it is only reset
-    # with the cache), the bulk of the cache's memory late in a cycle.
-    cached_ids: int = 0
 
 
 class StreamRater:
@@ -242,18 +239,12 @@ class StreamRater:
         found = {k: cache[k] for k in keys if k in cache}
         missing = [k for k in keys if k not in cache]
         if missing:
-            if (
-                len(cache) + len(missing) > self.s.account_cache
-                or own.cached_ids > self.s.account_cache_ids
-            ):
-                # bounded: start over rather than track recency per record
-                cache.clear()
+            if len(cache) + len(missing) > self.s.account_cache:
+                cache.clear()  # bounded: start over rather than track recency per record
                 own.cold.clear()
-                own.cached_ids = 0
             loaded = self.store.load(n, missing, own.cold)
             cache.update(loaded)
             found.update(loaded)
-            own.cached_ids += sum(len(ln.seen) for a in loaded.values() for ln in a.lines.values())
         return found
 
     def _produce(self, msgs: list[OutMessage], chunk: int = 10_000) -> None:
@@ -441,7 +432,6 @@ class StreamRater:
                 own.watermark = new_wm
                 own.accounts.update(res.accounts)  # now what Redis holds
                 own.cold.update(cold)
-                own.cached_ids += sum(len(ids) for _, ids in res.seen.values())
                 faults.reached("after_redis_commit")
                 self._produce(res.out)
             if not self._in_txn:  # nothing to rate (all below the watermarks): offsets only
