@@ -69,7 +69,13 @@ from rater.stream.kafka import (
     producer_config,
 )
 from rater.stream.processor import StreamRater, tune_gc
-from rater.stream.tools import account_keys, produce_commands, produce_usage, send_tick
+from rater.stream.tools import (
+    account_keys,
+    delete_namespace,
+    produce_commands,
+    produce_usage,
+    send_tick,
+)
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
@@ -797,16 +803,7 @@ def _cleanup(
         for fut in admin.delete_consumer_groups(groups, request_timeout=10).values():
             with contextlib.suppress(KafkaException):
                 fut.result()
-    deleted = 0
-    for ns in namespaces:
-        batch: list[Any] = []
-        for key in rclient.scan_iter(match=f"{{{ns}:*", count=1000):
-            batch.append(key)
-            if len(batch) >= 500:
-                deleted += rclient.delete(*batch)
-                batch = []
-        if batch:
-            deleted += rclient.delete(*batch)
+    deleted = sum(delete_namespace(rclient, ns) for ns in namespaces)
     notes.append(
         f"cleanup: deleted {len(topics)} topics and {deleted} Redis keys of {', '.join(namespaces)}"
     )

@@ -3,11 +3,14 @@ usage, send clock ticks, read a subscriber's balance from Redis."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from confluent_kafka import Producer
+import redis
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
 from rater.codec import avro
 from rater.config import Settings
@@ -16,7 +19,7 @@ from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.state import Account
 from rater.store.redis import RedisStore
 from rater.stream.codecs import wire_codecs
-from rater.stream.kafka import partition_count, producer_config
+from rater.stream.kafka import admin_config, partition_count, producer_config
 
 
 def _deliver_all(p: Producer) -> None:
@@ -139,3 +142,39 @@ def avro_body(s: Settings, value: bytes) -> bytes:
 
         return unframe(value)[1]
     return value
+
+
+def delete_namespace(client: Any, namespace: str) -> int:
+    """Delete every key of a Redis namespace (`{ns:<partition>}:...`); returns how many.
+    Keys go a hash tag at a time, so this works on Redis Cluster too."""
+    by_tag: dict[bytes, list[bytes]] = {}
+    for key in client.scan_iter(match=f"{{{namespace}:*}}:*", count=1000):
+        by_tag.setdefault(key[: key.index(b"}") + 1], []).append(key)
+    deleted = 0
+    for keys in by_tag.values():
+        for i in range(0, len(keys), 500):
+            deleted += client.delete(*keys[i : i + 500])
+    return deleted
+
+
+def remove_run(s: Settings, client: Any | None = None) -> int:
+    """Delete what a run made (a demo's, a test's): its input and output topics, its
+    consumer group and its Redis namespace. Pieces already gone are skipped. Returns the
+    Redis keys deleted."""
+    admin = AdminClient(admin_config(s))
+    topics = s.topics.inputs() + s.topics.outputs()
+    for fut in admin.delete_topics(topics, operation_timeout=30).values():
+        with contextlib.suppress(KafkaException):
+            fut.result(timeout=60)
+    with contextlib.suppress(KafkaException):  # a group that never committed does not exist
+        for fut in admin.delete_consumer_groups([s.group_id], request_timeout=10).values():
+            with contextlib.suppress(KafkaException):
+                fut.result(timeout=15)
+    if client is not None:
+        return delete_namespace(client, s.namespace)
+    url = s.redis_url.get_secret_value()
+    own: Any = redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
+    try:
+        return delete_namespace(own, s.namespace)
+    finally:
+        own.close()

@@ -336,7 +336,8 @@ def clean_stream_runs() -> Iterator[None]:
     """After each test, remove the topics, groups and Redis keys of the stream runs it
     made with `stream_settings` (the fault tests' world included)."""
     yield
+    from rater.stream.tools import remove_run
     from tests.integration import streamkit
 
     while streamkit.RUNS:
-        streamkit.remove_run(streamkit.RUNS.pop())
+        remove_run(streamkit.RUNS.pop())

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from rater.catalog import load_catalog
@@ -108,40 +107,10 @@ def create_topics(s: Settings, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def delete_topics(s: Settings) -> None:
-    admin = _admin(s)
-    names = s.topics.inputs() + s.topics.outputs()
-    for fut in admin.delete_topics(names, operation_timeout=30).values():
-        with contextlib.suppress(KafkaException):
-            fut.result(timeout=60)
-    groups = admin.delete_consumer_groups([s.group_id], request_timeout=10)
-    for fut in groups.values():
-        with contextlib.suppress(KafkaException):
-            fut.result(timeout=15)
-
-
 # Settings of runs made outside `stream_env` (`stream_settings`, the fault tests' world):
-# the autouse fixture `clean_stream_runs` removes their topics, groups and keys after
-# each test, so that repeated runs against the same servers do not pile them up.
+# the autouse fixture `clean_stream_runs` removes them (`tools.remove_run`) after each
+# test, so that repeated runs against the same servers do not pile them up.
 RUNS: list[Settings] = []
-
-
-def remove_run(s: Settings) -> None:
-    """Topics, consumer group and Redis namespace of one run."""
-    client = redis.Redis.from_url(s.redis_url.get_secret_value())
-    try:
-        delete_topics(s)
-    finally:
-        delete_namespace(client, s.namespace)
-        client.close()
-
-
-def delete_namespace(client: redis.Redis, namespace: str) -> int:
-    """Deletes every key of the namespace (`{ns:<partition>}:...`); returns how many."""
-    keys = list(client.scan_iter(match=f"{{{namespace}:*}}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    return len(keys)
 
 
 @dataclass
@@ -203,7 +172,6 @@ def stream_env(
         yield StreamEnv(s, client)
     finally:
         try:
-            delete_topics(s)
+            tools.remove_run(s, client)
         finally:
-            delete_namespace(client, s.namespace)
             client.close()

@@ -13,7 +13,7 @@ import redis
 
 from rater.core.state import Account, Bucket, Line
 from rater.store.redis import RedisStore
-from tests.integration.streamkit import delete_namespace
+from rater.stream.tools import delete_namespace
 
 
 @pytest.fixture
