@@ -264,6 +264,16 @@ class Timing:
         ]
 
 
+@contextlib.contextmanager
+def _adding(timing: Timing, field_name: str) -> Iterator[None]:
+    """Add the wall time of the block to one of the Timing's seconds."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        setattr(timing, field_name, getattr(timing, field_name) + time.perf_counter() - t0)
+
+
 class TimedStore(RedisStore):
     """The real RedisStore, adding the wall time of its hot-path calls to a Timing."""
 
@@ -278,27 +288,18 @@ class TimedStore(RedisStore):
         cold: dict[str, bytes] | None = None,
         with_seen: bool = False,
     ) -> dict[str, Account]:
-        t0 = time.perf_counter()
-        try:
+        with _adding(self.timing, "redis_s"):
             return super().load(partition, keys, cold, with_seen)
-        finally:
-            self.timing.redis_s += time.perf_counter() - t0
 
     def seen_among(
         self, partition: int, wanted: Mapping[str, Sequence[str]]
     ) -> dict[str, set[str]]:
-        t0 = time.perf_counter()
-        try:
+        with _adding(self.timing, "redis_s"):
             return super().seen_among(partition, wanted)
-        finally:
-            self.timing.redis_s += time.perf_counter() - t0
 
     def due_keys(self, partition: int, until: int) -> list[str]:
-        t0 = time.perf_counter()
-        try:
+        with _adding(self.timing, "redis_s"):
             return super().due_keys(partition, until)
-        finally:
-            self.timing.redis_s += time.perf_counter() - t0
 
     def commit(
         self,
@@ -311,11 +312,8 @@ class TimedStore(RedisStore):
         seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
         cold: Mapping[str, bytes] = {},
     ) -> dict[str, bytes]:
-        t0 = time.perf_counter()
-        try:
+        with _adding(self.timing, "redis_s"):
             return super().commit(partition, epoch, watermark, accounts, directory, out, seen, cold)
-        finally:
-            self.timing.redis_s += time.perf_counter() - t0
 
 
 class TimedRater(StreamRater):
@@ -334,18 +332,12 @@ class TimedRater(StreamRater):
     def _commit_offsets(
         self, offsets: dict[tuple[str, int], int], group: object | None = None
     ) -> None:
-        t0 = time.perf_counter()
-        try:
+        with _adding(self.timing, "kafka_commit_s"):
             super()._commit_offsets(offsets, group)
-        finally:
-            self.timing.kafka_commit_s += time.perf_counter() - t0
 
     def _await_commit(self) -> None:
-        t0 = time.perf_counter()
-        try:
+        with _adding(self.timing, "commit_wait_s"):
             super()._await_commit()
-        finally:
-            self.timing.commit_wait_s += time.perf_counter() - t0
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         super()._on_assign(consumer, partitions)
