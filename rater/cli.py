@@ -14,6 +14,7 @@ from rater.subscribers import SubscribersError, load_subscribers, to_commands
 
 if TYPE_CHECKING:
     from rater.config import Settings
+    from rater.core.inputs import Command, Tick
 
 app = typer.Typer(
     help="rater: usage rating for mobile operators.", no_args_is_help=True, add_completion=False
@@ -45,33 +46,58 @@ def simulate(
     catalog: CatalogOpt,
     subscribers: SubsOpt,
     usage: Annotated[Path, typer.Option("--usage", help="usage: JSON lines or Avro container")],
+    commands: Annotated[
+        Path | None,
+        typer.Option("--commands", help="more commands, JSON lines (applied at their time)"),
+    ] = None,
     until: Annotated[
-        str | None, typer.Option(help="tick the clock to this time at the end")
+        str | None, typer.Option(help="tick the clock to this time (with the usage, by time)")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="events file (default stdout)")] = None,
+    dead_letters: Annotated[
+        Path | None, typer.Option("--dead-letters", help="dead letters file (JSON lines)")
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(min=1, help="partitions of the input topics to emulate (default: config)"),
+    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Rate a usage file offline: no Kafka, no Redis. Events as JSON lines."""
+    """Rate files offline as the stream would: same checks, same order, same events.
+    No Kafka, no Redis. Events as JSON lines."""
     from rater.core.engine import Rater
-    from rater.sim import BadInput, read_usage
-    from rater.sim import simulate as run_sim
+    from rater.jobs.offline import CommandsError, in_time_order, read_commands
+    from rater.jobs.offline import simulate as run_sim
 
+    s = _settings(config)
     try:
         cat = load_catalog(catalog)
-        cmds = to_commands(load_subscribers(subscribers))
-    except (CatalogError, SubscribersError) as e:
+        cmds: list[Command | Tick] = list(to_commands(load_subscribers(subscribers)))
+        if commands is not None:
+            cmds = in_time_order(cmds, read_commands(commands))
+    except (CatalogError, SubscribersError, CommandsError) as e:
         _fail(str(e))
-    if not usage.exists():
+    if not usage.is_file():
         _fail(f"{usage}: no such file")
-    bad: list[BadInput] = []
-    sink = out.open("w") if out else sys.stdout
+    sink = out.open("wb") if out else sys.stdout.buffer
+    dead = dead_letters.open("wb") if dead_letters else None
     try:
-        summary, _ = run_sim(Rater(cat), cmds, read_usage(usage, bad), _time(until), sink)
+        summary, _ = run_sim(
+            Rater(cat),
+            cmds,
+            usage,
+            _time(until),
+            sink,
+            dead,
+            partitions=partitions or s.partitions,
+            topics=s.topics,
+            max_future_ms=s.max_future_ms,
+        )
     finally:
         if out:
             sink.close()
-    for b in bad:
-        typer.echo(f"{b.source}:{b.line}: skipped: {b.reason}", err=True)
-    summary.bad_lines = len(bad)
+        if dead is not None:
+            dead.close()
     typer.echo(summary.text(), err=True)
 
 
@@ -248,16 +274,18 @@ def produce(
     config: ConfigOpt = None,
 ) -> None:
     """Produce a usage file to the usage topic, keyed by account."""
-    from rater.sim import BadInput, read_usage
-    from rater.stream.tools import account_keys, produce_usage
+    from rater.jobs.offline import read_usage
+    from rater.routing import Router
+    from rater.stream.tools import produce_usage
 
     s = _settings(config)
     try:
-        keys = account_keys(to_commands(load_subscribers(subscribers)))
+        cmds = to_commands(load_subscribers(subscribers))
     except SubscribersError as e:
         _fail(str(e))
-    bad: list[BadInput] = []
-    n = produce_usage(s, read_usage(usage, bad), keys)
+    router = Router(1)
+    router.learn(cmds)
+    n, bad = produce_usage(s, read_usage(usage), router.directory)
     for b in bad:
         typer.echo(f"{b.source}:{b.line}: not sent: {b.reason}", err=True)
     typer.echo(f"{n} usage records sent to {s.topics.usage}")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     batch_timeout_s: float = Field(0.2, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
+    # A partition's usage waits for its commands (and back) to apply both in event-time
+    # order; past this wait, what has arrived is applied (rater.pipeline.align).
+    align_max_wait_ms: int = Field(2000, ge=0)
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)
     max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter

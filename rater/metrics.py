@@ -39,6 +39,11 @@ REDIS_BEHIND = Counter(
     "rater_redis_behind_kafka_total",
     "Partitions found with Redis behind Kafka's committed offsets (state re-rated)",
 )
+ALIGN_TIMEOUTS = Counter(
+    "rater_align_timeouts_total",
+    "Times a partition stopped waiting for its other input topic (align_max_wait_ms) and "
+    "applied what had arrived, out of strict event-time order",
+)
 PARTITIONS = Gauge("rater_assigned_partitions", "Input partitions owned by this process")
 LAG = Gauge(
     "rater_consumer_lag", "Messages behind the end of the input partition", ["topic", "partition"]

@@ -10,8 +10,9 @@ import time
 from rater.catalog.model import Catalog
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
-from rater.core.inputs import UsageRecord
-from rater.store.memory import MemoryStore
+from rater.core.inputs import NewSubscriber, UsageRecord
+from rater.core.state import Account
+from rater.routing import account_key
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
@@ -27,16 +28,21 @@ def run(catalog: Catalog, n_subscribers: int, n_records: int, profile: bool) -> 
     cmds = to_commands(parse_subscribers({"subscribers": subs}))
     records: list[UsageRecord] = list(gen_usage(catalog, subs, n_records, START, END))
     rater = Rater(catalog)
-    store = MemoryStore()
+    accounts: dict[str, Account] = {}
+    directory: dict[str, str] = {}
     for c in cmds:
-        store.apply(rater, c)
+        key = account_key(c, directory)
+        outcome = rater.apply(accounts.get(key), c)
+        if isinstance(c, NewSubscriber) and outcome.account is not None:
+            accounts[key] = outcome.account
+            directory[c.msisdn] = key
     prof = cProfile.Profile() if profile else None
     events = 0
     t0 = time.perf_counter()
     if prof:
         prof.enable()
     for rec in records:
-        events += len(store.apply(rater, rec).events)
+        events += len(rater.apply(accounts.get(directory.get(rec.msisdn, rec.msisdn)), rec).events)
     if prof:
         prof.disable()
     elapsed = time.perf_counter() - t0

@@ -58,6 +58,7 @@ from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, ChargeKind, Unit
 from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
+from rater.store.base import PartitionCommit
 from rater.store.redis import RedisStore
 from rater.stream.kafka import (
     admin_config,
@@ -301,19 +302,9 @@ class TimedStore(RedisStore):
         with _adding(self.timing, "redis_s"):
             return super().due_keys(partition, until)
 
-    def commit(
-        self,
-        partition: int,
-        epoch: int,
-        watermark: Mapping[str, tuple[int, int]],
-        accounts: Mapping[str, Account],
-        directory: Mapping[str, str],
-        out: bytes,
-        seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
-        cold: Mapping[str, bytes] = {},
-    ) -> dict[str, bytes]:
+    def commit(self, partition: int, batch: PartitionCommit) -> dict[str, bytes]:
         with _adding(self.timing, "redis_s"):
-            return super().commit(partition, epoch, watermark, accounts, directory, out, seen, cold)
+            return super().commit(partition, batch)
 
 
 class TimedRater(StreamRater):

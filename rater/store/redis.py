@@ -32,14 +32,9 @@ import orjson
 import redis
 
 from rater.core.state import Account, split_hot, with_hot
+from rater.store.base import Fenced, PartitionCommit, WatermarkMismatch
 
-
-class Fenced(Exception):
-    """A newer owner has claimed the partition: this process must not write to it."""
-
-
-class WatermarkMismatch(Exception):
-    """The stored watermark is not where this batch started: someone else applied it."""
+__all__ = ["Fenced", "RedisStore", "WatermarkMismatch"]
 
 
 _COMMIT = """
@@ -106,7 +101,8 @@ return 'OK'
 
 
 class RedisStore:
-    """Partition-scoped state in Redis (standalone or Cluster client)."""
+    """Partition-scoped state in Redis (standalone or Cluster client); implements
+    `rater.store.base.Store`."""
 
     def __init__(self, client: redis.Redis | Any, namespace: str = "rater") -> None:
         self.r: Any = client
@@ -194,22 +190,12 @@ class RedisStore:
         v = self.r.hget(f"{self.tag(partition)}:dir", msisdn)
         return v.decode() if v is not None else None
 
-    def commit(
-        self,
-        partition: int,
-        epoch: int,
-        watermark: Mapping[str, tuple[int, int]],
-        accounts: Mapping[str, Account],
-        directory: Mapping[str, str],
-        out: bytes,
-        seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
-        cold: Mapping[str, bytes] = {},
-    ) -> dict[str, bytes]:
-        """Write a batch atomically. `watermark` maps topic -> (expected, new) next offset;
-        `seen` maps MSISDN -> (start the set afresh, record ids to add); `cold` holds the
-        cold bytes last stored per account (from `load` or an earlier commit): an account
-        whose cold part is the same gets only its hot counters written. Returns the cold
+    def commit(self, partition: int, batch: PartitionCommit) -> dict[str, bytes]:
+        """Write a batch atomically (one Lua script). An account whose cold part is the
+        same as `batch.cold` holds gets only its hot counters written. Returns the cold
         bytes stored now, to remember once this commit has succeeded."""
+        epoch, watermark, accounts = batch.epoch, batch.watermark, batch.accounts
+        directory, out, seen, cold = batch.directory, batch.out, batch.seen, batch.cold
         tag = self.tag(partition)
         prefix, hot_prefix = self._acct_prefix(partition), self._hot_prefix(partition)
         keys = [f"{tag}:epoch", f"{tag}:wm", f"{tag}:due", f"{tag}:dir"]

@@ -38,8 +38,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -55,14 +54,16 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from rater import metrics
+from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
-from rater.core.state import Account
-from rater.store.outbox import OutMessage, pack_messages, unpack_messages
-from rater.store.redis import Fenced, RedisStore, WatermarkMismatch
+from rater.pipeline.batch import BatchRater, BatchResult
+from rater.pipeline.messages import InMessage, OutMessage, new_in_message
+from rater.pipeline.partition import PartitionRun, Prepared
+from rater.store.base import BatchTxn, Fenced, Store, WatermarkMismatch
+from rater.store.outbox import unpack_messages
+from rater.store.redis import RedisStore
 from rater.stream import faults
-from rater.stream.batch import BatchRater, BatchResult, InMessage, new_in_message
-from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import (
     admin_config,
     at_end,
@@ -80,26 +81,11 @@ class Committing:
     """A batch whose Kafka commit (step 5) is in flight on the committer thread."""
 
     done: Future[None]
+    txn: BatchTxn
     results: list[BatchResult]
     started: float  # perf_counter() when the batch was consumed
     records: int  # input messages applied
     oldest: int | None  # oldest input timestamp (ms), for the latency metric
-
-
-@dataclass(slots=True)
-class Owned:
-    """A partition this process owns: its epoch and next offset to apply per topic."""
-
-    epoch: int
-    watermark: dict[str, int]
-    recovered: bool = False
-    # Accounts as committed to Redis. Only this process may write the partition (the
-    # epoch fences others), so they stay true until it is revoked or a batch fails,
-    # and then the whole `Owned` is dropped. Saves a read and a parse per account.
-    accounts: dict[str, Account] = field(default_factory=dict)
-    # The cold part of each account as stored in Redis (RedisStore.commit writes it only
-    # when it changed), true for the same reason.
-    cold: dict[str, bytes] = field(default_factory=dict)
 
 
 class StreamRater:
@@ -107,7 +93,7 @@ class StreamRater:
         self,
         settings: Settings,
         rater: Rater,
-        store: RedisStore,
+        store: Store,
         health: metrics.Health | None = None,
     ) -> None:
         self.s = settings
@@ -118,14 +104,14 @@ class StreamRater:
         )
         self.health = health or metrics.Health()
         self.stop = threading.Event()
-        self.owned: dict[int, Owned] = {}
+        self.owned: dict[int, PartitionRun] = {}
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self._lag_at = 0.0
         self._writer_pool: ThreadPoolExecutor | None = None  # Redis writes (step 4)
         self._committer_pool: ThreadPoolExecutor | None = None  # Kafka commits (step 5)
         self._committing: Committing | None = None
-        self._in_txn = False  # a Kafka transaction is open (begun, not yet committed)
+        self._txn: BatchTxn | None = None  # the open Kafka transaction's batch
         self._admin: AdminClient | None = None  # for the drain check
 
     # -- session -------------------------------------------------------------------
@@ -157,7 +143,7 @@ class StreamRater:
             if pool is not None:
                 pool.shutdown(wait=True)
         self._writer_pool = self._committer_pool = None
-        self._in_txn = False
+        self._txn = None
         self.health.ready = False
         self.owned.clear()
         metrics.PARTITIONS.set(0)
@@ -166,7 +152,7 @@ class StreamRater:
         for n in sorted({tp.partition for tp in partitions}):
             epoch = self.store.claim(n)
             wm, _ = self.store.watermark(n)
-            self.owned[n] = Owned(epoch, wm)
+            self.owned[n] = PartitionRun(n, epoch, wm, self.s.account_cache)
             log.info("assigned partition %d (epoch %d, watermark %s)", n, epoch, wm)
         metrics.PARTITIONS.set(len(self.owned))
 
@@ -209,10 +195,12 @@ class StreamRater:
                     n,
                     len(msgs),
                 )
-                self._begin()
+                txn = self._begin()
+                txn.prepared()  # the outputs are in the store already
                 self._produce(msgs)
                 self._commit_offsets({(t, n): o for t, o in wm.items()})
-                self._in_txn = False
+                txn.committed()
+                self._txn = None
                 metrics.RECOVERIES.inc()
             if ahead:
                 # Redis lost writes that Kafka committed (e.g. a power loss with
@@ -231,21 +219,6 @@ class StreamRater:
             own.recovered = True
 
     # -- steps 1-5 -------------------------------------------------------------------
-
-    def _load(self, n: int, keys: set[str]) -> dict[str, Account]:
-        """Accounts of partition n: from the cache of committed state, else Redis."""
-        own = self.owned[n]
-        cache = own.accounts
-        found = {k: cache[k] for k in keys if k in cache}
-        missing = [k for k in keys if k not in cache]
-        if missing:
-            if len(cache) + len(missing) > self.s.account_cache:
-                cache.clear()  # bounded: start over rather than track recency per record
-                own.cold.clear()
-            loaded = self.store.load(n, missing, own.cold)
-            cache.update(loaded)
-            found.update(loaded)
-        return found
 
     def _produce(self, msgs: list[OutMessage], chunk: int = 10_000) -> None:
         """Queue the messages in the open transaction, in order within each topic.
@@ -280,10 +253,11 @@ class StreamRater:
                     todo = refused
                 producer.poll(0)  # serve delivery reports now and then
 
-    def _begin(self) -> None:
+    def _begin(self) -> BatchTxn:
         assert self.producer is not None
         self.producer.begin_transaction()
-        self._in_txn = True
+        self._txn = txn = BatchTxn()
+        return txn
 
     def _commit_offsets(
         self, offsets: dict[tuple[str, int], int], group: object | None = None
@@ -300,6 +274,7 @@ class StreamRater:
 
     def _commit_in_background(
         self,
+        txn: BatchTxn,
         offsets: dict[tuple[str, int], int],
         results: list[BatchResult],
         started: float,
@@ -312,12 +287,13 @@ class StreamRater:
 
         def commit() -> None:
             self._commit_offsets(offsets, group)
+            txn.committed()
             faults.reached("after_kafka_commit")
 
         if self._committer_pool is None:
             self._committer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-commit")
         done = self._committer_pool.submit(commit)
-        self._committing = Committing(done, results, started, records, oldest)
+        self._committing = Committing(done, txn, results, started, records, oldest)
         if not self.s.commit_overlap:
             self._await_commit()
 
@@ -332,7 +308,8 @@ class StreamRater:
         self._committed(c)
 
     def _committed(self, c: Committing) -> None:
-        self._in_txn = False
+        if self._txn is c.txn:
+            self._txn = None
         if c.records:
             metrics.BATCH_SECONDS.observe(time.perf_counter() - c.started)
             metrics.BATCH_RECORDS.observe(c.records)
@@ -360,8 +337,6 @@ class StreamRater:
         assert self.producer is not None
         started = time.perf_counter()
         by_part: dict[int, list[InMessage]] = {}
-        offsets: dict[tuple[str, int], int] = {}
-        floors: dict[tuple[str, int], int] = {}  # watermark per topic-partition
         owned = self.owned
         oldest = None
         for msg in msgs:
@@ -369,51 +344,32 @@ class StreamRater:
                 log.warning("consume error: %s", msg.error())
                 continue
             n = msg.partition() or 0
-            own = owned.get(n)
-            if own is None:
+            if n not in owned:
                 continue
-            topic = msg.topic() or ""
-            offset = msg.offset() or 0
-            tp = (topic, n)
-            offsets[tp] = offset + 1
-            floor = floors.get(tp)
-            if floor is None:
-                floor = floors[tp] = own.watermark.get(topic, 0)
-            if offset < floor:
-                continue  # applied before a crash; outputs re-emitted by recovery
             ts = msg.timestamp()[1]
             if oldest is None or ts < oldest:
                 oldest = ts
             part = by_part.get(n)
             if part is None:
                 part = by_part[n] = []
-            part.append(new_in_message((topic, n, offset, msg.key(), msg.value() or b"", ts)))
-        self._past_markers(offsets)
-        if not offsets:
-            return 0
-        # Every partition whose offsets pass its watermark gets a Redis write, also with
-        # no message to rate (only transaction markers passed): Kafka's committed offset
-        # must never be ahead of the watermark.
-        parts = list(by_part)
-        for (t, n), o in offsets.items():
-            if n not in parts and o > owned[n].watermark.get(t, 0):
-                parts.append(n)
-        applied = 0
-        pending: list[tuple[Owned, dict[str, int], BatchResult, Future[dict[str, bytes]]]] = []
-        try:
-            for n in parts:
-                pmsgs = by_part.get(n, [])
-                own = self.owned[n]
-                res = self.batch.rate(
-                    pmsgs,
-                    partial(self._load, n),
-                    partial(self.store.due_keys, n),
-                    partial(self.store.seen_among, n),
+            part.append(
+                new_in_message(
+                    (msg.topic() or "", n, msg.offset() or 0, msg.key(), msg.value() or b"", ts)
                 )
-                new_wm = dict(own.watermark)
-                for (topic, p), nxt in offsets.items():
-                    if p == n:
-                        new_wm[topic] = max(new_wm.get(topic, 0), nxt)
+            )
+        now = self.batch.now_ms()
+        usage_topic = self.s.topics.usage
+        for n, pmsgs in by_part.items():
+            owned[n].push(self.batch, pmsgs, usage_topic, now)
+        done = self._positions()
+        applied = 0
+        pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]] = []
+        try:
+            for n, run in list(owned.items()):
+                usage_done, commands_done = self._done(run, done)
+                prepared = run.prepare(self.batch, self.store, usage_done, commands_done)
+                if prepared is None:
+                    continue
                 faults.reached("before_redis_commit")
                 if not pending:
                     # The last batch's commit ran while this one was consumed and its
@@ -424,22 +380,26 @@ class StreamRater:
                 # Step 4 runs on the writer thread while the next partition is rated, so
                 # the wait for Redis overlaps with work; step 5 for this partition waits
                 # for it below.
-                written = self._writer().submit(self._write, n, own, new_wm, res)
-                pending.append((own, new_wm, res, written))
-                applied += len(pmsgs)
-            for own, new_wm, res, written in pending:
+                written = self._writer().submit(self.store.commit, n, prepared.commit)
+                pending.append((run, prepared, written))
+                applied += prepared.applied
+            if not pending:
+                return 0
+            txn = self._txn
+            assert txn is not None
+            offsets: dict[tuple[str, int], int] = {}
+            for run, prepared, written in pending:
                 cold = written.result()
-                own.watermark = new_wm
-                own.accounts.update(res.accounts)  # now what Redis holds
-                own.cold.update(cold)
+                txn.wrote(run.n)
+                run.committed(prepared, cold)
+                for t, (_, new) in prepared.commit.watermark.items():
+                    offsets[(t, run.n)] = new
                 faults.reached("after_redis_commit")
-                self._produce(res.out)
-            if not self._in_txn:  # nothing to rate (all below the watermarks): offsets only
-                self._await_commit()
-                self._begin()
+                self._produce(prepared.result.out)
+            txn.prepared()
             faults.reached("after_produce")
             self._commit_in_background(
-                offsets, [r for _, _, r, _ in pending], started, applied, oldest
+                txn, offsets, [p.result for _, p, _ in pending], started, applied, oldest
             )
         except (Fenced, WatermarkMismatch) as e:
             _settle(pending)
@@ -453,48 +413,63 @@ class StreamRater:
             raise
         return applied
 
-    def _past_markers(self, offsets: dict[tuple[str, int], int]) -> None:
-        """Move `offsets` on to the consumer's positions where these are beyond the
-        watermark: past the records a read_committed consumer never delivers
-        (transaction markers, aborted records) when inputs are written with transactions.
-        Otherwise the watermark would stop short of the end for good: the lag would never
-        reach 0 and a drain would never end. Everything below a position was delivered
-        by the consume() calls so far, so nothing is skipped that should be applied."""
+    def _positions(self) -> dict[tuple[str, int], bool]:
+        """Per owned input partition: has the consumer nothing more of it to give now
+        (its position is at the broker's end, as of the last fetch)? Also moves each
+        partition past what a read_committed consumer never delivers (transaction
+        markers, aborted records) when inputs are written with transactions: otherwise
+        the watermark would stop short of the end for good, the lag never reach 0 and a
+        drain never end. Everything below a position was delivered by the consume()
+        calls so far, so nothing is skipped that should be applied."""
         assert self.consumer is not None
         if not self.owned:
-            return
+            return {}
         tps = [TopicPartition(t, n) for n in self.owned for t in self.s.topics.inputs()]
+        at_end: dict[tuple[str, int], bool] = {}
         for tp in self.consumer.position(tps):
-            key, at = (tp.topic, tp.partition), tp.offset  # negative: no position yet
-            floor = self.owned[tp.partition].watermark.get(tp.topic, 0)
-            if at > offsets.get(key, 0) and at > floor:
-                offsets[key] = at
+            run = self.owned[tp.partition]
+            run.passed(tp.topic, tp.offset)  # negative: no position yet
+            at = max(tp.offset, run.consumed.get(tp.topic, 0), run.watermark.get(tp.topic, 0))
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                high = -1
+            at_end[(tp.topic, tp.partition)] = high >= 0 and at >= high
+        return at_end
 
-    def _markers_pending(self) -> bool:
-        """After an empty consume(): has a position moved past the watermark (a trailing
-        transaction marker)? Then an offsets-only batch records it."""
-        moved: dict[tuple[str, int], int] = {}
-        self._past_markers(moved)
-        return bool(moved)
+    def _done(self, run: PartitionRun, at_end: dict[tuple[str, int], bool]) -> tuple[bool, bool]:
+        """(usage done, commands done) for the aligner of one partition: a topic is done
+        when the consumer is at its end, or when the aligner has waited on it longer than
+        `align_max_wait_ms` (then its inputs are applied as they come)."""
+        t = self.s.topics
+        usage_done = at_end.get((t.usage, run.n), False)
+        commands_done = at_end.get((t.commands, run.n), False)
+        waiting = run.aligner.waiting_on()
+        if waiting is None:
+            run.waiting_since = None
+            return usage_done, commands_done
+        now = time.monotonic()
+        if run.waiting_since is None:
+            run.waiting_since = now
+        if now - run.waiting_since >= self.s.align_max_wait_ms / 1000:
+            if waiting == "usage":
+                usage_done = True
+            else:
+                commands_done = True
+            metrics.ALIGN_TIMEOUTS.inc()
+        return usage_done, commands_done
 
-    def _write(
-        self, n: int, own: Owned, new_wm: dict[str, int], res: BatchResult
-    ) -> dict[str, bytes]:
-        """Step 4 for partition n: state, watermark and outputs, all or nothing. Returns
-        the accounts' cold parts written (to remember once it has succeeded)."""
-        return self.store.commit(
-            n,
-            own.epoch,
-            {
-                t: (own.watermark.get(t, 0), o)
-                for t, o in new_wm.items()
-                if o != own.watermark.get(t, 0)
-            },
-            res.accounts,
-            res.directory,
-            pack_messages(res.out),
-            res.seen,
-            own.cold,
+    def _pending(self) -> bool:
+        """After an empty consume(): is there anything to write? Inputs held by an
+        aligner, or a position moved past the watermark (a trailing transaction marker:
+        an offsets-only batch records it)."""
+        if any(run.aligner.held() for run in self.owned.values()):
+            return True
+        self._positions()
+        return any(
+            o > run.watermark.get(t, 0)
+            for run in self.owned.values()
+            for t, o in run.consumed.items()
         )
 
     def _writer(self) -> ThreadPoolExecutor:
@@ -506,9 +481,10 @@ class StreamRater:
         """Abort the open transaction, if any (after the in-flight commit has settled: a
         commit that went through leaves nothing to abort)."""
         self._settle_commit()
-        if not self._in_txn:
+        txn, self._txn = self._txn, None
+        if txn is None or not txn.open:
             return
-        self._in_txn = False
+        txn.failed()
         metrics.ABORTS.inc()
         if self.producer is not None:
             try:
@@ -542,7 +518,7 @@ class StreamRater:
             self.health.ready = True  # in the group and turning: idle members are ready too
             self._recover()
             self._measure_lag()
-            if msgs or self._markers_pending():
+            if msgs or self._pending():
                 self.process(msgs)
             self.health.heartbeat()
             # A drain ends after an empty consume() or, sooner, after a short batch that
@@ -598,12 +574,10 @@ class StreamRater:
         signal.signal(signal.SIGINT, stop)
 
 
-def _settle(
-    pending: list[tuple[Owned, dict[str, int], BatchResult, Future[dict[str, bytes]]]],
-) -> None:
+def _settle(pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]]) -> None:
     """Wait out the Redis writes still in flight, so that none lands after the session
     that issued it has been torn down (their own errors no longer matter)."""
-    wait([written for *_, written in pending])
+    wait([written for _, _, written in pending])
 
 
 def tune_gc(gen0_threshold: int) -> None:

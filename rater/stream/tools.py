@@ -13,12 +13,13 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from rater.codec import avro
+from rater.codec.codecs import wire_codecs
+from rater.codec.jsonl import BadInput
 from rater.config import Settings
-from rater.core.engine import Rater
-from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
+from rater.core.inputs import Command, Tick, UsageRecord
 from rater.core.state import Account
+from rater.routing import Router
 from rater.store.redis import RedisStore
-from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import admin_config, partition_count, producer_config
 
 
@@ -30,30 +31,53 @@ def _deliver_all(p: Producer) -> None:
 
 def account_keys(commands: Iterable[Command]) -> dict[str, str]:
     """MSISDN -> account key, from the commands that create subscribers."""
-    return {c.msisdn: Rater.routing_key(c) for c in commands if isinstance(c, NewSubscriber)}
+    router = Router(1)
+    router.learn(commands)
+    return router.directory
 
 
-def produce_commands(s: Settings, commands: list[Command]) -> int:
-    """Commands on the command topic, keyed by account so they meet the account's usage."""
-    keys = account_keys(commands)
+def produce_commands(s: Settings, commands: Iterable[Command | Tick]) -> int:
+    """Commands on the command topic in the order given (time order: see
+    rater.jobs.offline.in_time_order), each in its account's partition (rater.routing);
+    a tick goes to every partition."""
     codecs = wire_codecs(s)
+    router = Router(partition_count(s, s.topics.commands))
     p = Producer(producer_config(s) | {"enable.idempotence": True})
-    for c in commands:
-        key = keys.get(c.msisdn, c.msisdn)
-        _produce(p, s.topics.commands, key.encode(), codecs.encode_command(c))
-    _deliver_all(p)
-    return len(commands)
-
-
-def produce_usage(s: Settings, records: Iterable[UsageRecord], keys: Mapping[str, str]) -> int:
-    p = Producer(producer_config(s) | {"enable.idempotence": True})
-    codecs = wire_codecs(s)
     n = 0
-    for r in records:
-        _produce(p, s.topics.usage, keys.get(r.msisdn, r.msisdn).encode(), codecs.encode_usage(r))
+    for c in commands:
+        value = codecs.encode_command(c)
+        if isinstance(c, Tick):
+            for part in range(router.partitions):
+                _produce(p, s.topics.commands, b"", value, partition=part)
+        else:
+            key, part = router.route(c)
+            _produce(p, s.topics.commands, key.encode(), value, partition=part)
         n += 1
     _deliver_all(p)
     return n
+
+
+def produce_usage(
+    s: Settings,
+    records: Iterable[UsageRecord | tuple[BadInput, bytes]],
+    directory: Mapping[str, str],
+) -> tuple[int, list[BadInput]]:
+    """Usage on the usage topic, each record in its account's partition (rater.routing).
+    Lines that are not usage records are not sent; they are returned."""
+    router = Router(partition_count(s, s.topics.usage), directory)
+    p = Producer(producer_config(s) | {"enable.idempotence": True})
+    codecs = wire_codecs(s)
+    n = 0
+    bad: list[BadInput] = []
+    for r in records:
+        if not isinstance(r, UsageRecord):
+            bad.append(r[0])
+            continue
+        key, part = router.route(r)
+        _produce(p, s.topics.usage, key.encode(), codecs.encode_usage(r), partition=part)
+        n += 1
+    _deliver_all(p)
+    return n, bad
 
 
 def _produce(p: Producer, topic: str, key: bytes, value: bytes, **kw: Any) -> None:

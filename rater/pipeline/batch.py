@@ -1,20 +1,24 @@
-"""One partition's batch: decode, order, rate through the core, encode the outputs.
+"""One partition's batch: decode and check each input, rate the inputs whose turn has
+come through the core, encode the outputs. The only place that decides what is charged,
+unrated or dead-lettered, for every job.
 
-No Kafka client and no Redis client here: messages come in as `InMessage`, accounts
-through a loader function, and what must be written comes out as a `BatchResult`.
+No Kafka client, no Redis client, no file here: messages come in as `InMessage`,
+accounts through the store's functions, and what must be written comes out as a
+`BatchResult`.
 """
 
 from __future__ import annotations
 
 import time
+import typing
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from typing import NamedTuple, cast
+from typing import cast
 
 from rater import metrics
-from rater.codec.deadletter import dead_letter_for
+from rater.codec.codecs import PLAIN, WireCodecs
+from rater.codec.deadletter import DeadLetter, dead_letter_for
 from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_usage
 from rater.config import Topics
@@ -28,29 +32,11 @@ from rater.core.events import (
 )
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.state import Account, Line
-from rater.store.outbox import OutMessage
-from rater.stream.codecs import PLAIN, WireCodecs
+from rater.pipeline.align import BAD, Arrival, Decoded
+from rater.pipeline.messages import InMessage, OutMessage, new_out_message
+from rater.routing import account_key
 
-
-class InMessage(NamedTuple):
-    """One consumed input message (a tuple: built once per record, so it must be cheap)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    timestamp: int  # ms, the producer's
-
-
-# InMessage/OutMessage from a tuple without the NamedTuple's Python-level __new__ (half
-# the cost; one of each is built per record)
-new_in_message: Callable[[tuple[str, int, int, bytes | None, bytes, int]], InMessage] = partial(
-    tuple.__new__, InMessage
-)
-new_out_message: Callable[[tuple[str, bytes, bytes]], OutMessage] = partial(
-    tuple.__new__, OutMessage
-)
+COMMAND_TYPES: tuple[type, ...] = typing.get_args(Command)
 
 
 @dataclass(slots=True)
@@ -63,6 +49,7 @@ class BatchResult:
     dead_letters: Counter[str] = field(default_factory=Counter)  # by error class
     # MSISDN -> (the set starts afresh: a new cycle or line, record ids to add)
     seen: dict[str, tuple[bool, list[str]]] = field(default_factory=dict)
+    dead: list[DeadLetter] = field(default_factory=list)  # also in `out`, encoded
 
     def count_metrics(self) -> None:
         """Move the service metrics once per committed batch (not per record: label
@@ -104,12 +91,10 @@ _EVENT_LABEL: dict[type, str] = {
 }
 
 
-Decoded = UsageRecord | Command | Tick
-# (event time, message, decoded input, account key: None for a tick)
-_Keyed = tuple[int, InMessage, Decoded, str | None]
-
-
 class BatchRater:
+    """Decodes, checks and rates one partition's inputs (stateless between batches: the
+    accounts come from the store, the order from `rater.pipeline.align`)."""
+
     def __init__(
         self,
         rater: Rater,
@@ -117,12 +102,14 @@ class BatchRater:
         max_future_ms: int,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         codecs: WireCodecs = PLAIN,
+        encode_output: Callable[[Event], bytes] | None = None,
     ) -> None:
         self.codecs = codecs
         self.rater = rater
         self.topics = topics
         self.max_future_ms = max_future_ms
         self.now_ms = now_ms
+        self.encode_event = encode_output or codecs.encode_event
         self._event_topic: dict[type, str] = {
             ChargeEvent: topics.charges,
             ThrottleEvent: topics.throttle,
@@ -130,69 +117,86 @@ class BatchRater:
             UnratedEvent: topics.unrated,
         }
 
-    def _dead(self, res: BatchResult, m: InMessage, error: DecodeError | tuple[str, str]) -> None:
-        dl = dead_letter_for(m.value, m.key, m.topic, m.partition, m.offset, error, self.now_ms())
+    # -- decode and check --------------------------------------------------------------
+
+    def arrive(self, m: InMessage, now: int) -> Arrival:
+        """A consumed message, decoded and checked, with its account key."""
+        try:
+            if m.topic == self.topics.usage:
+                rec = self.codecs.decode_usage(m.value or b"")
+                return self.checked(m, rec, m.key.decode() if m.key else rec.msisdn, now)
+            cmd = self.codecs.decode_command(m.value or b"")
+            if isinstance(cmd, Tick):
+                return Arrival(cmd.time, m, cmd, None)
+            return Arrival(cmd.time, m, cmd, m.key.decode() if m.key else account_key(cmd))
+        except DecodeError as e:
+            return Arrival(BAD, m, e, None)
+        except UnicodeDecodeError:
+            return Arrival(BAD, m, (ErrorClass.DECODE_ERROR, "message key is not UTF-8"), None)
+
+    def checked(self, m: InMessage, item: Decoded, key: str | None, now: int) -> Arrival:
+        """An input decoded elsewhere (offline: from a JSON line), checked as the stream
+        checks what it decodes."""
+        if isinstance(item, UsageRecord):
+            problem = check_usage(item, now, self.max_future_ms)
+            if problem is not None:
+                return Arrival(BAD, m, problem, key)
+            return Arrival(item.start_time, m, item, key)
+        return Arrival(item.time, m, item, key)
+
+    # -- rate --------------------------------------------------------------------------
+
+    def _dead(self, res: BatchResult, a: Arrival, error: DecodeError | tuple[str, str]) -> None:
+        m = a.msg
+        payload = m.value
+        if payload is None:  # read decoded offline: the bytes `rater produce` would send
+            it = a.item
+            if isinstance(it, UsageRecord):
+                payload = self.codecs.encode_usage(it)
+            elif isinstance(it, (Tick, *COMMAND_TYPES)):
+                payload = self.codecs.encode_command(cast(Command | Tick, it))
+            else:
+                payload = b""
+        dl = dead_letter_for(payload, m.key, m.topic, m.partition, m.offset, error, m.timestamp)
         res.dead_letters[dl.error_class] += 1
         res.outcomes[(m.topic, "dead_letter")] += 1
+        res.dead.append(dl)
         res.out.append(
             OutMessage(self.topics.dead_letter, m.key or b"", self.codecs.encode_dead_letter(dl))
         )
 
     def rate(
         self,
-        msgs: Iterable[InMessage],
+        arrivals: list[Arrival],
         load: Callable[[set[str]], dict[str, Account]],
         due: Callable[[int], list[str]],
         seen: Callable[[dict[str, list[str]]], dict[str, set[str]]] | None = None,
     ) -> BatchResult:
-        """Rate one partition's new messages. Usage and commands keep their own order
-        and are merged by event time (commands first on a tie).
+        """Rate a partition's arrivals, in the order given (`Aligner.release`).
 
         `seen`, given the batch's record ids per line, returns those the line has already
         charged this cycle (the store's duplicate sets). The lines then hold only those
         ids in `Line.seen`: the core asks about no other, so a store need not read (or
-        keep in memory) a whole cycle's ids per line. Without `seen`, the accounts come
-        with their whole sets.
+        keep in memory) a whole cycle's ids per line.
 
-        This runs once per record, so it is written for speed: one pass to decode and
-        key, one to rate, counters kept in locals and turned into labels at the end."""
+        This runs once per record, so it is written for speed: one pass to collect the
+        keys, one to rate, counters kept in locals and turned into labels at the end."""
         res = BatchResult()
-        now = self.now_ms()
-        usage_topic = self.topics.usage
-        decode_usage = self.codecs.decode_usage
-        decode_command = self.codecs.decode_command
-        max_future = self.max_future_ms
-        usage: list[_Keyed] = []
-        cmds: list[_Keyed] = []
         keys: set[str] = set()
         tick_at: int | None = None
-        for m in msgs:
-            try:
-                if m.topic == usage_topic:
-                    rec = decode_usage(m.value)
-                    problem = check_usage(rec, now, max_future)
-                    if problem is not None:
-                        self._dead(res, m, problem)
-                        continue
-                    key = m.key.decode() if m.key else rec.msisdn
-                    usage.append((rec.start_time, m, rec, key))
-                    keys.add(key)
-                    continue
-                cmd = decode_command(m.value)
-                if isinstance(cmd, Tick):
-                    cmds.append((cmd.time, m, cmd, None))
-                    tick_at = cmd.time if tick_at is None else max(tick_at, cmd.time)
-                    continue
-                key = m.key.decode() if m.key else Rater.routing_key(cmd)
-                cmds.append((cmd.time, m, cmd, key))
-                keys.add(key)
-            except DecodeError as e:
-                self._dead(res, m, e)
-            except UnicodeDecodeError:
-                self._dead(res, m, (ErrorClass.DECODE_ERROR, "message key is not UTF-8"))
+        usage: list[Arrival] = []
+        for a in arrivals:
+            it = a.item
+            if type(it) is UsageRecord:
+                usage.append(a)
+                keys.add(cast(str, a.key))
+            elif a.key is not None:
+                keys.add(a.key)
+            elif type(it) is Tick:
+                tick_at = it.time if tick_at is None else max(tick_at, it.time)
         if tick_at is not None:
             keys.update(due(tick_at))
-        accounts = load(keys)
+        accounts = load(keys) if keys else {}
         if seen is not None and usage:
             _mark_seen(usage, accounts, seen)
         cycle_at_load = {
@@ -204,41 +208,48 @@ class BatchRater:
         events = res.events
         out = res.out
         topic_of = self._event_topic
-        encode_event = self.codecs.encode_event
+        encode_event = self.encode_event
         apply = self.rater.apply
-        for _, m, it, akey in _merge(cmds, usage) if cmds else usage:
+        for a in arrivals:
+            m, it, akey = a.msg, a.item, a.key
+            if a.time == BAD:
+                self._dead(res, a, cast(DecodeError | tuple[str, str], it))
+                continue
             if akey is None:  # a tick: every loaded account whose time has come
                 for k in sorted(accounts):
                     due_acct = accounts[k]
                     before = due_acct.next_due
-                    tick_out = apply(due_acct, it)
+                    tick_out = apply(due_acct, cast(Tick, it))
                     if tick_out.events or due_acct.next_due != before:
                         changed[k] = due_acct  # a rollover may change state silently
                     self._emit(res, tick_out.events)
                 res.outcomes[(m.topic, "tick")] += 1
                 continue
-            assert not isinstance(it, Tick)  # only a tick has no account key
-            outcome = apply(accounts.get(akey), it)
+            item = cast(UsageRecord | Command, it)
+            outcome = apply(accounts.get(akey), item)
             status = outcome.status
             if status is Status.UNKNOWN_SUBSCRIBER:
                 self._dead(
                     res,
-                    m,
-                    (ErrorClass.UNKNOWN_SUBSCRIBER, f"no subscriber {it.msisdn} in account {akey}"),
+                    a,
+                    (
+                        ErrorClass.UNKNOWN_SUBSCRIBER,
+                        f"no subscriber {item.msisdn[:40]} in account {akey[:40]}",
+                    ),
                 )
                 continue
             acct = outcome.account
             if acct is not None:
                 accounts[akey] = changed[akey] = acct
-                if type(it) is UsageRecord:
+                if type(item) is UsageRecord:
                     if status is Status.APPLIED:
-                        ids = rated.get(it.msisdn)
+                        ids = rated.get(item.msisdn)
                         if ids is None:
-                            rated[it.msisdn] = [it.record_id]
+                            rated[item.msisdn] = [item.record_id]
                         else:
-                            ids.append(it.record_id)
-                elif isinstance(it, NewSubscriber) and it.msisdn in acct.lines:
-                    res.directory[it.msisdn] = akey
+                            ids.append(item.record_id)
+                elif isinstance(item, NewSubscriber) and item.msisdn in acct.lines:
+                    res.directory[item.msisdn] = akey
             counted = (m.topic, status)
             statuses[counted] = statuses.get(counted, 0) + 1
             evs = outcome.events
@@ -260,14 +271,14 @@ class BatchRater:
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
         res.events.extend(events)
-        topic_of, encode_event = self._event_topic, self.codecs.encode_event
+        topic_of, encode_event = self._event_topic, self.encode_event
         res.out.extend(
             new_out_message((topic_of[type(e)], e.msisdn.encode(), encode_event(e))) for e in events
         )
 
 
 def _mark_seen(
-    usage: list[_Keyed],
+    usage: list[Arrival],
     accounts: dict[str, Account],
     seen: Callable[[dict[str, list[str]]], dict[str, set[str]]],
 ) -> None:
@@ -290,23 +301,3 @@ def _mark_seen(
         found = seen(wanted)
         for msisdn, line in lines.items():
             line.seen = found.get(msisdn, set())
-
-
-def _merge(a: list[_Keyed], b: list[_Keyed]) -> list[_Keyed]:
-    """Stable merge of two lists each in offset order, by event time; `a` wins ties."""
-    if not a:
-        return b
-    if not b:
-        return a
-    out: list[_Keyed] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        if a[i][0] <= b[j][0]:
-            out.append(a[i])
-            i += 1
-        else:
-            out.append(b[j])
-            j += 1
-    out.extend(a[i:])
-    out.extend(b[j:])
-    return out

@@ -1,0 +1,3 @@
+"""The jobs: each a source of inputs, a store and a place for the outputs, around the
+one pipeline (`rater.pipeline`). `offline.py` rates files (simulate, and replay of a
+recording); the streaming service is `rater.stream`."""

@@ -1,0 +1,360 @@
+"""Rating files offline (`rater simulate`): the stream's pipeline over a memory store,
+with the partitions emulated, so that the events are the stream's, byte for byte.
+
+The story of a run:
+
+1. Inputs: the commands (a subscribers file's activations and orders, a commands file)
+   in time order, as `rater load` puts them on the command topic; the usage file in its
+   order, as `rater produce` puts it on the usage topic; `--until` as a clock tick at the
+   end of every partition, as `rater tick` sends one.
+2. Each input goes where the stream would find it: its account and partition from
+   `rater.routing`, its offset counted per partition, its event time as the message
+   timestamp (what a dead letter records).
+3. Every partition is a `PartitionRun`, as in the stream: the aligner applies usage and
+   commands in event-time order, the `BatchRater` decides charged, unrated or dead
+   letter, the `MemoryStore` takes each partition batch as one commit.
+4. Outputs: events as JSON lines (`--out`), dead letters as JSON lines of their own
+   (`--dead-letters`), the summary on stderr.
+
+Memory grows with the subscribers (their accounts and record ids), not with the usage
+file: usage is read in chunks, and each chunk is rated before the next is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from rater.codec.deadletter import DeadLetter, dead_letter_for
+from rater.codec.errors import ErrorClass
+from rater.codec.jsonl import BadInput, DecodeError, event_to_json, usage_from_json
+from rater.config import Topics
+from rater.core.engine import Rater
+from rater.core.events import (
+    ChargeEvent,
+    ChargeKind,
+    Event,
+    NotificationEvent,
+    NotificationKind,
+    ThrottleAction,
+    ThrottleEvent,
+    UnratedEvent,
+)
+from rater.core.inputs import Command, Tick, UsageRecord
+from rater.pipeline.batch import BatchRater, BatchResult
+from rater.pipeline.messages import InMessage, new_in_message
+from rater.pipeline.partition import PartitionRun
+from rater.progress import Progress
+from rater.routing import Router
+from rater.store.memory import MemoryStore
+
+
+@dataclass
+class Summary:
+    """What a person wants to know after a run."""
+
+    records: int = 0
+    duplicates: int = 0
+    bad_lines: int = 0
+    usage_fen: int = 0
+    fee_fen: int = 0
+    throttles: int = 0
+    restores: int = 0
+    rejects: int = 0
+    unrated: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+
+    def add(self, res: BatchResult, usage_topic: str) -> None:
+        self.records += res.outcomes[(usage_topic, "applied")]
+        self.duplicates += res.outcomes[(usage_topic, "duplicate")]
+        self.dead_letters.update(res.dead_letters)
+        self.add_events(res.events)
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        for e in events:
+            self.events += 1
+            if isinstance(e, ChargeEvent):
+                if e.kind == ChargeKind.USAGE:
+                    self.usage_fen += e.fen
+                else:
+                    self.fee_fen += e.fen
+            elif isinstance(e, ThrottleEvent):
+                if e.action == ThrottleAction.THROTTLE:
+                    self.throttles += 1
+                else:
+                    self.restores += 1
+            elif isinstance(e, NotificationEvent):
+                if e.kind == NotificationKind.ORDER_REJECTED:
+                    self.rejects += 1
+            elif isinstance(e, UnratedEvent):
+                self.unrated[e.reason] += 1
+
+    def text(self) -> str:
+        fen = self.usage_fen + self.fee_fen
+        unrated = ", ".join(f"{k} {v}" for k, v in sorted(self.unrated.items())) or "none"
+        dead = ", ".join(f"{k} {v}" for k, v in sorted(self.dead_letters.items())) or "none"
+        return (
+            f"records rated: {self.records} (duplicates ignored: {self.duplicates}, "
+            f"bad input lines: {self.bad_lines})\n"
+            f"charged: {fen} fen = {fen // 100}.{fen % 100:02d} CNY "
+            f"(usage {self.usage_fen}, fees {self.fee_fen})\n"
+            f"throttles: {self.throttles}, restores: {self.restores}, "
+            f"rejected orders: {self.rejects}\n"
+            f"unrated: {unrated}\n"
+            f"dead letters: {dead}\n"
+            f"events written: {self.events}"
+        )
+
+
+class Reading:
+    """Bytes of an input file read so far (for the progress bar)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.total = path.stat().st_size if path.is_file() else None
+        self.done = 0
+
+
+def read_usage(
+    path: Path, reading: Reading | None = None
+) -> Iterator[UsageRecord | tuple[BadInput, bytes]]:
+    """Usage as JSON lines or as an Avro container file; a line that cannot be read is
+    yielded as (why, its raw bytes), in its place."""
+    with path.open("rb") as f:
+        head = f.read(4)
+        f.seek(0)
+        if head == b"Obj\x01":
+            from rater.codec.avro import read_usage_container
+
+            bad: list[BadInput] = []
+            for rec in read_usage_container(f, str(path), bad.append):
+                yield from ((b, b"") for b in bad)
+                bad.clear()
+                yield rec
+            yield from ((b, b"") for b in bad)
+            return
+        done = 0
+        loads = orjson.loads
+        for n, raw in enumerate(f, start=1):
+            done += len(raw)
+            if reading is not None and not n & 1023:
+                reading.done = done
+            if not raw.strip():
+                continue
+            try:
+                yield usage_from_json(loads(raw))
+            except orjson.JSONDecodeError as e:
+                yield BadInput(str(path), n, f"not JSON: {e}"), raw
+            except DecodeError as e:
+                yield BadInput(str(path), n, str(e)), raw
+        if reading is not None:
+            reading.done = done
+
+
+def dead_letter_json(d: DeadLetter) -> bytes:
+    """A dead letter as one JSON line (bytes fields in base64, `*_b64`), newline ended."""
+    obj: dict[str, Any] = {}
+    for f in dataclasses.fields(d):
+        v = getattr(d, f.name)
+        if isinstance(v, bytes):
+            obj[f.name + "_b64"] = base64.b64encode(v).decode()
+        else:
+            obj[f.name] = v
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
+def _event_json(e: Event) -> bytes:
+    return orjson.dumps(event_to_json(e), option=orjson.OPT_SORT_KEYS)
+
+
+@dataclass
+class OfflineRun:
+    """The pipeline over emulated partitions; `commands`, then `usage`, then `finish`."""
+
+    rater: Rater
+    events_out: IO[bytes]
+    dead_out: IO[bytes] | None = None
+    topics: Topics = field(default_factory=Topics)
+    partitions: int = 4
+    max_future_ms: int = 24 * 3_600_000
+    chunk: int = 50_000
+    store: MemoryStore = field(default_factory=lambda: MemoryStore(isolated=False))
+    summary: Summary = field(default_factory=Summary)
+
+    def __post_init__(self) -> None:
+        self.router = Router(self.partitions)
+        self.batch = BatchRater(
+            self.rater, self.topics, self.max_future_ms, encode_output=_event_json
+        )
+        self.runs = [
+            PartitionRun(n, self.store.claim(n), {}, cache_limit=1 << 62)
+            for n in range(self.partitions)
+        ]
+        self._next_offset: dict[tuple[str, int], int] = {}
+        self._now = int(time.time() * 1000)
+
+    def _message(self, topic: str, partition: int, key: str | None, ts: int) -> InMessage:
+        at = (topic, partition)
+        offset = self._next_offset.get(at, 0)
+        self._next_offset[at] = offset + 1
+        return new_in_message(
+            (topic, partition, offset, key.encode() if key is not None else None, None, ts)
+        )
+
+    def commands(self, commands: Iterable[Command | Tick]) -> None:
+        """Queue commands in the order `rater load` produces them (ticks to every
+        partition, as `rater tick` sends them)."""
+        topic, usage = self.topics.commands, self.topics.usage
+        for cmd in commands:
+            if isinstance(cmd, Tick):
+                for run in self.runs:
+                    m = self._message(topic, run.n, None, cmd.time)
+                    run.push_arrival(self.batch.checked(m, cmd, None, self._now), usage)
+                continue
+            key, part = self.router.route(cmd)
+            m = self._message(topic, part, key, cmd.time)
+            self.runs[part].push_arrival(self.batch.checked(m, cmd, key, self._now), usage)
+
+    def usage(
+        self,
+        records: Iterable[UsageRecord | tuple[BadInput, bytes]],
+        progress: Progress | None = None,
+        reading: Reading | None = None,
+    ) -> None:
+        """Rate the usage in chunks, each applied before the next is read."""
+        topic = self.topics.usage
+        route = self.router.route
+        checked = self.batch.checked
+        message = self._message
+        runs = self.runs
+        now = self._now
+        n = 0
+        for rec in records:
+            if type(rec) is not UsageRecord:
+                self._bad_line(*rec)  # type: ignore[misc]
+                continue
+            key, part = route(rec)
+            m = message(topic, part, key, rec.start_time)
+            runs[part].push_arrival(checked(m, rec, key, now), topic)
+            n += 1
+            if n % self.chunk == 0:
+                self._flush(usage_done=False)
+                if progress is not None and reading is not None:
+                    progress.update(reading.done, n)
+        self._flush(usage_done=True)
+
+    def _bad_line(self, bad: BadInput, raw: bytes) -> None:
+        self.summary.bad_lines += 1
+        if self.dead_out is not None:
+            dl = dead_letter_for(
+                raw,
+                None,
+                f"file:{bad.source}",
+                -1,
+                bad.line,
+                (ErrorClass.DECODE_ERROR, bad.reason),
+                0,
+            )
+            self.dead_out.write(dead_letter_json(dl))
+
+    def _flush(self, usage_done: bool) -> None:
+        """Every partition's turn: rate what the aligner releases and commit it."""
+        write = self.events_out.write
+        dead_topic = self.topics.dead_letter
+        for run in self.runs:
+            prepared = run.prepare(self.batch, self.store, usage_done, commands_done=True)
+            if prepared is None:
+                continue
+            cold = self.store.commit(run.n, prepared.commit)
+            run.committed(prepared, cold)
+            res = prepared.result
+            self.summary.add(res, self.topics.usage)
+            for topic, _, value in res.out:
+                if topic != dead_topic:
+                    write(value)
+                    write(b"\n")
+            if self.dead_out is not None:
+                for dl in res.dead:
+                    self.dead_out.write(dead_letter_json(dl))
+
+
+def simulate(
+    rater: Rater,
+    commands: list[Command | Tick],
+    usage_path: Path,
+    until: int | None,
+    events_out: IO[bytes],
+    dead_out: IO[bytes] | None = None,
+    partitions: int = 4,
+    topics: Topics | None = None,
+    progress: bool = True,
+    max_future_ms: int = 24 * 3_600_000,
+) -> tuple[Summary, MemoryStore]:
+    """`rater simulate`: commands, the usage file, the last tick."""
+    job = OfflineRun(
+        rater,
+        events_out,
+        dead_out,
+        topics=topics or Topics(),
+        partitions=partitions,
+        max_future_ms=max_future_ms,
+    )
+    # the closing tick goes with the commands: applied at its time among the usage, as
+    # the stream applies a tick sent after the usage was produced
+    job.commands([*commands, Tick(until)] if until is not None else commands)
+    reading = Reading(usage_path)
+    with Progress(
+        f"rating {usage_path.name}",
+        reading.total,
+        enabled=progress and "PYTEST_VERSION" not in os.environ,
+    ) as bar:
+        job.usage(read_usage(usage_path, reading), bar, reading)
+    return job.summary, job.store
+
+
+class CommandsError(ValueError):
+    """A commands file that cannot be used, naming the file, line and reason."""
+
+
+def read_commands(path: Path) -> list[Command | Tick]:
+    """A commands file: JSON lines of the command schema (`rater.codec.jsonl`), ticks
+    allowed. Refused whole on the first bad line: a person wrote it."""
+    from rater.codec.jsonl import input_from_json
+
+    out: list[Command | Tick] = []
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise CommandsError(f"{path}: cannot read: {e.strerror}") from None
+    with f:
+        for n, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                item = input_from_json(orjson.loads(raw))
+            except orjson.JSONDecodeError as e:
+                raise CommandsError(f"{path}:{n}: not JSON: {e}") from None
+            except DecodeError as e:
+                raise CommandsError(f"{path}:{n}: {e}") from None
+            if isinstance(item, UsageRecord):
+                raise CommandsError(f"{path}:{n}: a usage record, not a command")
+            out.append(item)
+    return out
+
+
+def in_time_order(*sources: list[Command | Tick]) -> list[Command | Tick]:
+    """Commands of several files in the order they go on the command topic: by time;
+    on a tie, the earlier file first, then file order (a stable sort)."""
+    merged = [c for src in sources for c in src]
+    merged.sort(key=lambda c: c.time)
+    return merged

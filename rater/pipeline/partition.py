@@ -1,0 +1,131 @@
+"""One partition as every job drives it: inputs arrive, wait their turn (the aligner),
+are rated (`BatchRater`) and leave as one `PartitionCommit` for the store.
+
+The stream keeps one `PartitionRun` per owned partition for as long as it owns it; the
+offline jobs keep one per emulated partition for the whole run. Both call the same
+three methods in the same order: `push` (or `push_arrival`), `prepare`, then, once the
+store has taken the commit, `committed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rater.core.state import Account
+from rater.pipeline.align import Aligner, Arrival
+from rater.pipeline.batch import BatchRater, BatchResult
+from rater.pipeline.messages import InMessage
+from rater.store.base import PartitionCommit, Store
+from rater.store.outbox import pack_messages
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A rated partition batch, ready for the store."""
+
+    partition: int
+    result: BatchResult
+    commit: PartitionCommit
+    watermark: dict[str, int]  # the new next offset to apply, per topic
+    applied: int  # inputs rated (or dead-lettered)
+
+
+@dataclass(slots=True)
+class PartitionRun:
+    """A partition's state between batches: owner epoch, watermark, the inputs held by
+    the aligner, and a cache of the accounts as committed to the store.
+
+    The cache is true because only this owner may write the partition (the epoch fences
+    others) and a failed batch drops the whole `PartitionRun`."""
+
+    n: int
+    epoch: int
+    watermark: dict[str, int]
+    cache_limit: int = 200_000
+    recovered: bool = False
+    aligner: Aligner = field(default_factory=Aligner)
+    consumed: dict[str, int] = field(default_factory=dict)  # next offset after the last seen
+    accounts: dict[str, Account] = field(default_factory=dict)
+    cold: dict[str, bytes] = field(default_factory=dict)  # stored cold bytes per account
+    waiting_since: float | None = None  # monotonic s since the aligner waits on a topic
+
+    def push(self, batch: BatchRater, msgs: list[InMessage], usage_topic: str, now: int) -> None:
+        """Decode, check and queue consumed messages, skipping those below the watermark
+        (applied before a crash: recovery re-emits their outputs)."""
+        wm = self.watermark
+        usage_q, cmd_q = self.aligner.usage, self.aligner.commands
+        consumed = self.consumed
+        arrive = batch.arrive
+        for m in msgs:
+            t = m.topic
+            nxt = m.offset + 1
+            if nxt > consumed.get(t, 0):
+                consumed[t] = nxt
+            if m.offset < wm.get(t, 0):
+                continue
+            (usage_q if t == usage_topic else cmd_q).append(arrive(m, now))
+
+    def push_arrival(self, a: Arrival, usage_topic: str) -> None:
+        """Queue an input decoded elsewhere (offline jobs)."""
+        t = a.msg.topic
+        self.consumed[t] = a.msg.offset + 1
+        (self.aligner.usage if t == usage_topic else self.aligner.commands).append(a)
+
+    def passed(self, topic: str, position: int) -> None:
+        """The consumer is past `position` on `topic` (transaction markers, aborted
+        records): nothing below it is left to apply."""
+        if position > self.consumed.get(topic, 0):
+            self.consumed[topic] = position
+
+    def load(self, store: Store, keys: set[str]) -> dict[str, Account]:
+        """Accounts from the cache of committed state, else the store."""
+        cache = self.accounts
+        found = {k: cache[k] for k in keys if k in cache}
+        missing = [k for k in keys if k not in cache]
+        if missing:
+            if len(cache) + len(missing) > self.cache_limit:
+                cache.clear()  # bounded: start over rather than track recency per record
+                self.cold.clear()
+            loaded = store.load(self.n, missing, self.cold)
+            cache.update(loaded)
+            found.update(loaded)
+        return found
+
+    def prepare(
+        self, batch: BatchRater, store: Store, usage_done: bool, commands_done: bool
+    ) -> Prepared | None:
+        """Rate what the aligner releases; None when nothing is to be written (no input
+        released and the watermark unmoved)."""
+        ready = self.aligner.release(usage_done, commands_done)
+        held = self.aligner.first_held()
+        new_wm = dict(self.watermark)
+        for topic, nxt in self.consumed.items():
+            stop = held.get(topic, nxt)
+            if stop > new_wm.get(topic, 0):
+                new_wm[topic] = stop
+        if not ready and new_wm == self.watermark:
+            return None
+        n = self.n
+        res = batch.rate(
+            ready,
+            lambda keys: self.load(store, keys),
+            lambda until: store.due_keys(n, until),
+            lambda wanted: store.seen_among(n, wanted),
+        )
+        old = self.watermark
+        commit = PartitionCommit(
+            epoch=self.epoch,
+            watermark={t: (old.get(t, 0), o) for t, o in new_wm.items() if o != old.get(t, 0)},
+            accounts=res.accounts,
+            directory=res.directory,
+            out=pack_messages(res.out),
+            seen=res.seen,
+            cold=self.cold,
+        )
+        return Prepared(n, res, commit, new_wm, len(ready))
+
+    def committed(self, p: Prepared, cold: dict[str, bytes]) -> None:
+        """The store holds `p`: the cache and the watermark move on."""
+        self.watermark = p.watermark
+        self.accounts.update(p.result.accounts)
+        self.cold.update(cold)
