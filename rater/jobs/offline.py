@@ -288,6 +288,36 @@ class OfflineRun:
                     self.dead_out.write(dead_letter_json(dl))
 
 
+def rate_offline(
+    rater: Rater,
+    commands: Iterable[Command | Tick],
+    usage: Iterable[UsageRecord | tuple[BadInput, bytes]],
+    until: int | None,
+    events_out: IO[bytes],
+    dead_out: IO[bytes] | None = None,
+    partitions: int = 4,
+    topics: Topics | None = None,
+    max_future_ms: int = 24 * 3_600_000,
+    progress: Progress | None = None,
+    reading: Reading | None = None,
+) -> tuple[Summary, MemoryStore]:
+    """Commands (in time order), the usage, and a closing tick at `until`, rated as the
+    stream rates them once they are all on the topics."""
+    job = OfflineRun(
+        rater,
+        events_out,
+        dead_out,
+        topics=topics or Topics(),
+        partitions=partitions,
+        max_future_ms=max_future_ms,
+    )
+    # the closing tick goes with the commands: applied at its time among the usage, as
+    # the stream applies a tick sent after the usage was produced
+    job.commands([*commands, Tick(until)] if until is not None else commands)
+    job.usage(usage, progress, reading)
+    return job.summary, job.store
+
+
 def simulate(
     rater: Rater,
     commands: list[Command | Tick],
@@ -300,26 +330,23 @@ def simulate(
     progress: bool = True,
     max_future_ms: int = 24 * 3_600_000,
 ) -> tuple[Summary, MemoryStore]:
-    """`rater simulate`: commands, the usage file, the last tick."""
-    job = OfflineRun(
-        rater,
-        events_out,
-        dead_out,
-        topics=topics or Topics(),
-        partitions=partitions,
-        max_future_ms=max_future_ms,
-    )
-    # the closing tick goes with the commands: applied at its time among the usage, as
-    # the stream applies a tick sent after the usage was produced
-    job.commands([*commands, Tick(until)] if until is not None else commands)
+    """`rater simulate`: commands, the usage file, the closing tick; progress on stderr."""
     reading = Reading(usage_path)
-    with Progress(
-        f"rating {usage_path.name}",
-        reading.total,
-        enabled=progress and "PYTEST_VERSION" not in os.environ,
-    ) as bar:
-        job.usage(read_usage(usage_path, reading), bar, reading)
-    return job.summary, job.store
+    show = progress and "PYTEST_VERSION" not in os.environ
+    with Progress(f"rating {usage_path.name}", reading.total, enabled=show) as bar:
+        return rate_offline(
+            rater,
+            commands,
+            read_usage(usage_path, reading),
+            until,
+            events_out,
+            dead_out,
+            partitions,
+            topics,
+            max_future_ms,
+            bar,
+            reading,
+        )
 
 
 class CommandsError(ValueError):

@@ -113,7 +113,7 @@ def test_kill9_and_rebalances_lose_and_duplicate_nothing(
     assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
     assert all(canon(e) == expected[e.event_id] for e in events)
 
-    for key, acct in store.accounts.items():
+    for key, acct in store.accounts().items():
         part = next(p for p in range(s.partitions) if rstore.account_key(p, key) is not None)
         assert (
             rstore.load(part, [key], with_seen=True)[key].to_dict()["lines"]

@@ -11,14 +11,15 @@ import orjson
 from confluent_kafka import Producer
 
 from rater.catalog import load_catalog
+from rater.codec.codecs import wire_codecs
 from rater.codec.jsonl import event_from_json, event_to_json
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.core.events import Event
 from rater.core.inputs import UsageRecord
-from rater.sim import simulate
+from rater.jobs.offline import rate_offline
+from rater.routing import Router
 from rater.store.memory import MemoryStore
-from rater.stream.codecs import wire_codecs
 from rater.stream.kafka import ensure_topics, producer_config
 from rater.stream.tools import account_keys, produce_commands, produce_usage
 from rater.subscribers import parse_subscribers, to_commands
@@ -61,13 +62,15 @@ def make_world(
     subs = gen_subscribers(catalog, subscribers, START - 35 * 86_400_000, seed=seed)
     commands = to_commands(parse_subscribers({"subscribers": subs}))
     usage = list(gen_usage(catalog, subs, records, START, END, seed=seed + 1))
-    sim_out = io.StringIO()
-    _, store = simulate(Rater(catalog), commands, usage, until, sim_out)
+    s = stream_settings(kafka_bootstrap, redis_url, partitions=partitions)
+    sim_out = io.BytesIO()
+    _, store = rate_offline(
+        Rater(catalog), commands, usage, until, sim_out, partitions=partitions, topics=s.topics
+    )
     expected = {
         e.event_id: canon(e)
         for e in (event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines())
     }
-    s = stream_settings(kafka_bootstrap, redis_url, partitions=partitions)
     ensure_topics(s)
     produce_commands(s, commands)
     run_until_drained(s)
@@ -75,6 +78,7 @@ def make_world(
         produce_in_transactions(s, usage, account_keys(commands), transaction_size)
     else:
         produce_usage(s, usage, account_keys(commands))
+
     return World(s, expected, store)
 
 
@@ -88,15 +92,18 @@ def produce_in_transactions(
     p = Producer(producer_config(s, f"{s.group_id}-upstream"))
     p.init_transactions(30)
     codecs = wire_codecs(s)
+    router = Router(s.partitions, keys)
     for i in range(0, len(usage), size):
         if i == size:
             p.begin_transaction()
             for r in usage[:50]:
                 ghost = dataclasses.replace(r, record_id=f"aborted-{r.record_id}")
-                p.produce(s.topics.usage, codecs.encode_usage(ghost), keys.get(r.msisdn, r.msisdn))
+                key, part = router.route(ghost)
+                p.produce(s.topics.usage, codecs.encode_usage(ghost), key, partition=part)
             p.flush(30)
             p.abort_transaction(30)
         p.begin_transaction()
         for r in usage[i : i + size]:
-            p.produce(s.topics.usage, codecs.encode_usage(r), keys.get(r.msisdn, r.msisdn))
+            key, part = router.route(r)
+            p.produce(s.topics.usage, codecs.encode_usage(r), key, partition=part)
         p.commit_transaction(30)
