@@ -225,6 +225,16 @@ class OfflineRun:
             m = self._message(topic, part, key, cmd.time)
             self.runs[part].push_arrival(self.batch.checked(m, cmd, key, self._now), usage)
 
+    def message(self, topic: str, partition: int, key: bytes | None, value: bytes, ts: int) -> None:
+        """An input as its bytes (a recorded topic): decoded and checked by the pipeline,
+        exactly as the stream decodes what it consumes."""
+        m = self._message(topic, partition, None, ts)._replace(key=key, value=value)
+        self.runs[partition].push(self.batch, [m], self.topics.usage, self._now)
+
+    def flush(self) -> None:
+        """Rate everything still held (the end of the input)."""
+        self._flush(usage_done=True)
+
     def usage(
         self,
         records: Iterable[UsageRecord | tuple[BadInput, bytes]],
