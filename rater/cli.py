@@ -118,6 +118,22 @@ def bench_core(
     typer.echo(bench.run(cat, subscribers, records, profile))
 
 
+@bench_app.command("simulate")
+def bench_simulate(
+    catalog: CatalogOpt = Path("examples/catalog-full.yaml"),
+    subscribers: Annotated[int, typer.Option(help="synthetic subscribers")] = 50_000,
+    records: Annotated[int, typer.Option(help="synthetic usage records")] = 1_000_000,
+) -> None:
+    """`rater simulate` on a large file against the rating core alone; peak memory."""
+    from rater.bench import simulate as bench
+
+    try:
+        cat = load_catalog(catalog)
+    except CatalogError as e:
+        _fail(str(e))
+    typer.echo(bench.run(catalog, cat, subscribers, records))
+
+
 @bench_app.command("stream")
 def bench_stream(
     catalog: CatalogOpt = Path("examples/catalog-full.yaml"),

@@ -23,8 +23,8 @@ the dataclass inline (the `rater.frozen.fast_constructor` trick without the call
 
 Supported schema constructs (anything else raises SchemaError at load time, so a schema
 change that needs more fails loudly): records bound to dataclasses, enums bound to
-StrEnums, int, long (logical types are ignored: timestamps stay int ms), string, bytes,
-arrays (-> tuples), ["null", T] unions, and an "envelope": a top-level record whose
+StrEnums, boolean, int, long (logical types are ignored: timestamps stay int ms), string,
+bytes, arrays (-> tuples), ["null", T] unions, and an "envelope": a top-level record whose
 union-of-records field is flattened into one dataclass per branch (Command).
 
 Robustness of the decoders: every read is bounds-checked (a length or count can never
@@ -455,6 +455,11 @@ class _Gen:
                 self.emit(ind, f"{dst} = b[i:j].decode(); i = j")
             else:
                 self.emit(ind, f"{dst} = b[i:j]; i = j")
+        elif prim == "boolean":
+            self.emit(ind, "c = b[i]; i += 1")
+            self.emit(ind, "if c > 1:")
+            self.emit(ind + 1, "raise _Bad('boolean byte {} is not 0 or 1'.format(c))")
+            self.emit(ind, f"{dst} = c == 1")
         elif prim is not None:
             raise SchemaError(f"{self.name}: Avro type {prim!r} is not supported by the codec")
         elif (inner := self.nullable(schema)) is not None:
@@ -612,6 +617,12 @@ class _Gen:
             self.emit(ind, f"{ln} = {self.length('n')}")
             self.part(ln)
             self.part(src)
+        elif prim == "boolean":
+            x = self.tmp("x")
+            self.emit(ind, f"{x} = b'\\x01' if {src} is True else b'\\x00'")
+            self.emit(ind, f"if {src} is not True and {src} is not False:")
+            self.emit(ind + 1, f"raise _Bad('expected a bool, got {{}}'.format(type({src})))")
+            self.part(x)
         elif prim is not None:
             raise SchemaError(f"{self.name}: Avro type {prim!r} is not supported by the codec")
         elif (inner := self.nullable(schema)) is not None:

@@ -46,7 +46,7 @@ from rater.core.events import Event
 from rater.core.inputs import Command, Tick, UsageRecord
 
 if TYPE_CHECKING:
-    from rater.sim import BadInput
+    from rater.codec.jsonl import BadInput
 
 T = TypeVar("T")
 
@@ -367,8 +367,7 @@ def read_usage_container(
     a bad one is reported to `on_bad` with its 1-based position in the file and skipped.
     A file that cannot be read on (bad header, incompatible schema, corrupt block) is
     reported once, at the record where reading stopped. Offline path: not optimised."""
-    from rater.codec.jsonl import usage_from_json
-    from rater.sim import BadInput
+    from rater.codec.jsonl import BadInput, usage_from_json
 
     try:
         records = iter(fastavro.reader(fo, reader_schema=USAGE._plain))

@@ -47,3 +47,21 @@ class EncodeError(ValueError):
 
 class SchemaError(RuntimeError):
     """The schema files are missing, invalid, or do not match the Python dataclasses."""
+
+
+def clip_text(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its first `limit` characters
+    followed by a marker with the full length: "abc... (12345 chars)". For messages that
+    may repeat input of any size (dead-letter error texts)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} chars)"
+
+
+def preview(value: str, limit: int = 40) -> str:
+    """The `repr` of at most the first `limit` characters of `value` (with "..." after
+    it if cut): how an error message shows an input value that may be huge or hold
+    control characters. At most 10 * limit + 5 characters."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}..."

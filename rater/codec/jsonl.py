@@ -68,6 +68,15 @@ _RANGES: Final[dict[tuple[str, str], tuple[int, int]]] = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class BadInput:
+    """A line (or container record) of an input file that could not be read."""
+
+    source: str
+    line: int
+    reason: str
+
+
 def _bad(where: str, why: str, reason: str = ErrorClass.DECODE_ERROR) -> DecodeError:
     return DecodeError(reason, f"{where}: {why}")
 

@@ -43,7 +43,7 @@ def _accepted(
         rt,
         out,
         line,
-        f"{cmd.command_id}:result",
+        f"accepted:{cmd.command_id}",
         cmd.time,
         NotificationKind.ORDER_ACCEPTED,
         what,
@@ -58,7 +58,7 @@ def rejected(rt: Runtime, out: list[Event], line: Line, cmd: Command, err: Rejec
         rt,
         out,
         line,
-        f"{cmd.command_id}:result",
+        f"rejected:{err.reason}:{cmd.command_id}",
         cmd.time,
         NotificationKind.ORDER_REJECTED,
         f"{err.reason}: {err.detail}",
@@ -119,7 +119,7 @@ def new_subscriber(
         line.sharing_owner = owner.msisdn
         owner.members.append(line.msisdn)
     products.attach_plan(
-        rt, out, line, plan, cmd.time, f"{cmd.command_id}:fee:{plan.code}", first_cycle=True
+        rt, out, line, plan, cmd.time, f"cmd-fee:{plan.code}:{cmd.command_id}", first_cycle=True
     )
     _accepted(rt, out, line, cmd, "subscriber activated", plan.code)
     for i, code in enumerate(cmd.packs):
@@ -196,7 +196,7 @@ def _order(rt: Runtime, out: list[Event], line: Line, cmd: OrderProduct) -> str:
         return f"effective from the next cycle ({_next_cycle_id(rt, line)})"
     first = cmd.time > line.cycle_start
     products.attach_pack(
-        rt, out, line, pack, cmd.time, f"{cmd.command_id}:fee:{pack.code}", first_cycle=first
+        rt, out, line, pack, cmd.time, f"cmd-fee:{pack.code}:{cmd.command_id}", first_cycle=first
     )
     if (
         policy.RESTORE_ON_PACK_ORDER
@@ -206,7 +206,12 @@ def _order(rt: Runtime, out: list[Event], line: Line, cmd: OrderProduct) -> str:
         and line.throttle_reason != "FAIR_USE_CAP"
     ):
         emit.restore(
-            rt, out, line, f"{cmd.command_id}:restore", cmd.time, f"data pack {pack.code} ordered"
+            rt,
+            out,
+            line,
+            f"cmd-restore:{cmd.command_id}",
+            cmd.time,
+            f"data pack {pack.code} ordered",
         )
     return "effective now"
 
@@ -252,7 +257,7 @@ def _change_plan(rt: Runtime, out: list[Event], line: Line, cmd: ChangePlan) -> 
         return f"effective from the next cycle ({_next_cycle_id(rt, line)})"
     products.detach_plan(line)
     products.attach_plan(
-        rt, out, line, plan, cmd.time, f"{cmd.command_id}:fee:{plan.code}", first_cycle=True
+        rt, out, line, plan, cmd.time, f"cmd-fee:{plan.code}:{cmd.command_id}", first_cycle=True
     )
     return "effective now"
 

@@ -97,5 +97,6 @@ def unknown_subscriber(rater: Rater, rec: UsageRecord) -> Event:
         None,
         UnratedReason.UNKNOWN_SUBSCRIBER,
         f"no subscriber {rec.msisdn}",
+        "-",
     )
     return out[0]

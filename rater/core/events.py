@@ -1,5 +1,67 @@
 """What the rating core emits. Frozen, with deterministic ids so a re-emission after a
-crash is recognisably the same event (schemas/*.avsc mirror these one to one)."""
+crash is recognisably the same event (schemas/*.avsc mirror these one to one).
+
+Event ids: one `event_id` names exactly one event. An id is a function of the inputs
+only (the input being applied and the state the earlier inputs left), so the same event
+emitted again, after a crash or by a replay of the same inputs, has the same id and
+consumers deduplicate by it; an event that differs in anything has another id.
+
+Every id starts with a tag naming its pattern, then fields that hold no ":" (MSISDNs: digits;
+cycle ids `YYYY-MM-DD`, product codes `[A-Za-z0-9_-]`, bucket ids `<product>[.<unit>]#<n>`,
+enum values), and ends with at most one free-form field (a record or command id): an id
+never reads as two patterns. Building one is an f-string per event emitted; nothing is
+computed for a record that emits nothing.
+
+    L  the line the event is for (its `msisdn` field)
+    C  L's current cycle id when the event is made: a record's events name the cycle of
+       L it was rated in (the cycle whose `Line.seen` holds it)
+    r  record id    X  command id    P  product code    B  bucket id (of L)    k  day
+
+    id pattern                  event: why no other event has the id
+    --------------------------  ---------------------------------------------------------
+    charge:{L}:{C}:{r}          usage charge of record r. A line rates a record id at most
+                                once per cycle (`Line.seen`).
+    throttle:{L}:{C}:{r}        throttle caused by rating r. As above, and a rating
+                                throttles at most once (only from full speed).
+    unrated:{L}:{C}:{reason}:{r}
+                                r not rated, for `reason` (UnratedReason). As above: the
+                                same record again in a later cycle (late then, whatever it
+                                was before) is another outcome with another id. C is "-"
+                                for an unknown subscriber (no line; the same event each
+                                time).
+    n80:{L}:{C}:{B}             bucket B of L 80 % / 100 % used. Each threshold once per
+    n100:{L}:{C}:{B}            bucket per cycle (`Bucket.notified`, reset at rollover);
+                                bucket ids never repeat in a line. L is the bucket's line,
+                                not the record's: one record of a sharing member can use
+                                up its own bucket and its owner's, often both "D5.data#1".
+    fee:{L}:{C}:{P}:rest:{B}    the rest of P's daily_by_usage fee when B (P's data) ran
+                                out. B runs out at most once per cycle (as n100); a line
+                                runs one daily accrual per product at a time (daily fees
+                                are for plans and single-instance packs only).
+    fee:{L}:{C}:{P}:d{k}        P's daily fee part for day k of C. `Line.days_accrued`
+                                only grows within a cycle; one running accrual per product.
+    fee:{L}:{C}:{P}             P's fee at the start of C (monthly renewal, or the pending
+                                plan taking effect). One rollover into C per line, one
+                                renewal per product (renewing packs are single-instance;
+                                plan and pack codes differ).
+    fee:{L}:{C}:{P}:pending{i}  the fee of the i-th order placed for the next cycle, taking
+                                effect at the start of C: the same once-fee pack (a topup)
+                                can be pending twice.
+    restore:{L}:{C}             speed restored at the start of C. One rollover into C.
+    expired:{L}:{B}             term pack B expired. B is removed then; bucket ids never
+                                repeat in a line.
+    accepted:{X}                the result notification of command X (`reason`: a
+    rejected:{reason}:{X}       policy.Reject code). One per command; the core does not
+                                deduplicate commands, so a command applied again with
+                                another outcome gets another id.
+    cmd-fee:{P}:{X}             the fee of the plan or pack P that command X attached. A
+                                command attaches at most one product (a NewSubscriber's
+                                packs are its sub-commands "X.0", "X.1", ...).
+    cmd-restore:{X}             speed restored by X, a data pack order. One per command.
+
+Command ids are the caller's and name one command each (the "X.i" of a NewSubscriber's
+packs included).
+"""
 
 from __future__ import annotations
 

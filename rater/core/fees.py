@@ -57,7 +57,7 @@ def accrue_day(rt: Runtime, out: list[Event], line: Line) -> None:
                 rt,
                 out,
                 line,
-                f"fee:{line.msisdn}:{a.product}:{line.cycle_id}:d{k}",
+                f"fee:{line.msisdn}:{line.cycle_id}:{a.product}:d{k}",
                 t,
                 line.cycle_id,
                 a.product,

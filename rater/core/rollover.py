@@ -96,7 +96,7 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
         plan = cat.plans[line.pending_plan]
         line.pending_plan = None
         products.attach_plan(
-            rt, out, line, plan, t, f"fee:{line.msisdn}:{plan.code}:{new.id}", first_cycle=False
+            rt, out, line, plan, t, f"fee:{line.msisdn}:{new.id}:{plan.code}", first_cycle=False
         )
     else:
         plan = cat.plans[line.plan]
@@ -107,15 +107,17 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
         if pack.kind in policy.RENEWING_KINDS:
             _renew_fee(rt, out, line, pack.code, False, pack.fee_fen, pack.fee_mode, t)
 
+    # The same once-fee pack may be pending twice (a topup ordered twice for next cycle):
+    # its place in the list tells the two fees apart.
     pending, line.pending_products = line.pending_products, []
-    for code in pending:
+    for i, code in enumerate(pending):
         products.attach_pack(
             rt,
             out,
             line,
             cat.packs[code],
             t,
-            f"fee:{line.msisdn}:{code}:{new.id}",
+            f"fee:{line.msisdn}:{new.id}:{code}:pending{i}",
             first_cycle=False,
         )
 
@@ -139,7 +141,7 @@ def _renew_fee(
             rt,
             out,
             line,
-            f"fee:{line.msisdn}:{product}:{line.cycle_id}",
+            f"fee:{line.msisdn}:{line.cycle_id}:{product}",
             t,
             line.cycle_id,
             product,

@@ -37,10 +37,12 @@ def unrated(
     cycle: str | None,
     reason: UnratedReason,
     detail: str,
+    seen_in: str,
 ) -> None:
+    """`seen_in`: the cycle of the record's line when it was rated ("-" with no line)."""
     out.append(
         UnratedEvent(
-            event_id=f"{rec.record_id}:unrated",
+            event_id=f"unrated:{rec.msisdn}:{seen_in}:{reason}:{rec.record_id}",
             msisdn=rec.msisdn,
             account=account,
             event_time=rec.start_time,
@@ -69,6 +71,7 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
             line.cycle_id,
             UnratedReason.ACCOUNT_CLOSED,
             "the account is closed",
+            line.cycle_id,
         )
         return True
     if t < line.activated_at:
@@ -80,6 +83,7 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
             None,
             UnratedReason.BEFORE_ACTIVATION,
             "record starts before the subscriber was activated",
+            line.cycle_id,
         )
         return True
     if t < line.cycle_start:
@@ -91,6 +95,7 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
             None,
             UnratedReason.LATE,
             f"record starts before the current cycle {line.cycle_id}",
+            line.cycle_id,
         )
         return True
     if rec.roaming == Roaming.INTERNATIONAL:
@@ -102,6 +107,7 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
             line.cycle_id,
             UnratedReason.INTERNATIONAL_ROAMING,
             "international roaming is rated elsewhere",
+            line.cycle_id,
         )
         return True
     if rec.usage_type == UsageType.DATA:
@@ -119,7 +125,6 @@ def _take(
     want: int,
     t: int,
     draws: list[Draw],
-    rec: UsageRecord,
 ) -> int:
     """Draw up to `want` from bucket `b` of line `owner`; returns what is still wanted."""
     if not (b.valid_from <= t < b.valid_to):
@@ -131,20 +136,19 @@ def _take(
     b.used += take
     draws.append(new_draw(b.id, b.product, owner.msisdn, take))
     if b.notified < 100 and b.used * 5 >= b.size * 4:
-        _notify_thresholds(rt, out, owner, b, t, rec)
+        _notify_thresholds(rt, out, owner, b, t)
     return want - take
 
 
-def _notify_thresholds(
-    rt: Runtime, out: list[Event], owner: Line, b: Bucket, t: int, rec: UsageRecord
-) -> None:
+def _notify_thresholds(rt: Runtime, out: list[Event], owner: Line, b: Bucket, t: int) -> None:
+    """Each threshold once per bucket per cycle of its line (`b.notified`), hence the ids."""
     if b.notified < 80:
         b.notified = 80
         emit.notify(
             rt,
             out,
             owner,
-            f"{rec.record_id}:n80:{b.id}",
+            f"n80:{owner.msisdn}:{owner.cycle_id}:{b.id}",
             t,
             NotificationKind.USAGE_80,
             "80% of the allowance used",
@@ -157,7 +161,7 @@ def _notify_thresholds(
             rt,
             out,
             owner,
-            f"{rec.record_id}:n100:{b.id}",
+            f"n100:{owner.msisdn}:{owner.cycle_id}:{b.id}",
             t,
             NotificationKind.USAGE_100,
             "allowance used up",
@@ -165,7 +169,14 @@ def _notify_thresholds(
             b.id,
         )
         if b.unit == UNIT_DATA and not b.carried:  # a daily fee ends with the data only
-            fees.settle_exhausted(rt, out, owner, b.product, t, f"{rec.record_id}:fee:{b.product}")
+            fees.settle_exhausted(
+                rt,
+                out,
+                owner,
+                b.product,
+                t,
+                f"fee:{owner.msisdn}:{owner.cycle_id}:{b.product}:rest:{b.id}",
+            )
 
 
 def _rate_data(
@@ -180,24 +191,24 @@ def _rate_data(
         for b in order.directional:
             apps, groups = rt.directional_match[b.product]
             if rec.app_id in apps or rec.rating_group in groups:
-                want = _take(rt, out, line, b, want, t, draws, rec)
+                want = _take(rt, out, line, b, want, t, draws)
                 if not want:
                     break
     if want and order.night and rt.night_minutes[((t + rt.offset_ms) // 60_000) % 1440]:
         for b in order.night:
-            want = _take(rt, out, line, b, want, t, draws, rec)
+            want = _take(rt, out, line, b, want, t, draws)
             if not want:
                 break
     if want:
         for b in order.general:
-            want = _take(rt, out, line, b, want, t, draws, rec)
+            want = _take(rt, out, line, b, want, t, draws)
             if not want:
                 break
     if want and line.sharing_owner is not None:
         owner = account.lines.get(line.sharing_owner)
         if owner is not None and owner.status != SubscriberStatus.CLOSED:
             for b in draw.data_order(owner, rt.catalog).shared:
-                want = _take(rt, out, owner, b, want, t, draws, rec)
+                want = _take(rt, out, owner, b, want, t, draws)
                 if not want:
                     break
 
@@ -212,7 +223,7 @@ def _rate_data(
                 rt,
                 out,
                 line,
-                f"{rec.record_id}:throttle",
+                f"throttle:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
                 t,
                 ASSURED_EXHAUSTED,
                 rt.catalog.packs[assured.product].throttle_kbps,
@@ -235,7 +246,7 @@ def _rate_data(
     # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
         new_charge(
-            f"{rec.record_id}:charge",
+            f"charge:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
             line.msisdn,
             line.account,
             t,
@@ -259,7 +270,7 @@ def _rate_data(
             rt,
             out,
             line,
-            f"{rec.record_id}:throttle",
+            f"throttle:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
             t,
             FAIR_USE_CAP,
             plan.throttle_kbps,
@@ -288,7 +299,7 @@ def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> N
         want = minutes
         for b in line.buckets:
             if want and b.unit == unit:
-                want = _take(rt, out, line, b, want, t, draws, rec)
+                want = _take(rt, out, line, b, want, t, draws)
         overage = want
         plan = rt.catalog.plans[line.plan]
         price = plan.voice_price_fen_per_min if unit == UNIT_VOICE else plan.video_price_fen_per_min
@@ -296,7 +307,7 @@ def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> N
     # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
         new_charge(
-            f"{rec.record_id}:charge",
+            f"charge:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
             line.msisdn,
             line.account,
             t,

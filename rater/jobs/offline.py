@@ -187,7 +187,7 @@ class OfflineRun:
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
     max_future_ms: int = 24 * 3_600_000
-    chunk: int = 50_000
+    chunk: int = 5_000  # records read before the partitions rate them (memory per chunk)
     store: MemoryStore = field(default_factory=lambda: MemoryStore(isolated=False))
     summary: Summary = field(default_factory=Summary)
 
@@ -282,7 +282,9 @@ class OfflineRun:
         write = self.events_out.write
         dead_topic = self.topics.dead_letter
         for run in self.runs:
-            prepared = run.prepare(self.batch, self.store, usage_done, commands_done=True)
+            prepared = run.prepare(
+                self.batch, self.store, usage_done, commands_done=True, keep_outputs=False
+            )
             if prepared is None:
                 continue
             cold = self.store.commit(run.n, prepared.commit)

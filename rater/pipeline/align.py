@@ -3,9 +3,10 @@ event time, whatever the batch boundaries.
 
 A partition has two input queues, usage and commands, each in offset order. The next
 input applied is the earlier of the two heads (a command first on a tie; an input that
-failed its checks, time `BAD`, as soon as it is at the head of its queue). When one
-queue is empty, the other waits until its topic is known to be *done*: at its end on
-the broker, or waited for long enough (the stream), or read to the end (offline). This
+failed its checks, time `BAD`, as soon as it is at the head of its queue and the other
+queue holds an input or is done). When one queue is empty, the other waits until its
+topic is known to be *done*: at its end on the broker, or waited for long enough (the
+stream), or read to the end (offline). This
 is how Kafka Streams synchronises co-partitioned inputs by timestamp (KIP-695,
 `max.task.idle.ms`), so that:
 

@@ -162,7 +162,7 @@ class BatchRater:
         res.outcomes[(m.topic, "dead_letter")] += 1
         res.dead.append(dl)
         res.out.append(
-            OutMessage(self.topics.dead_letter, m.key or b"", self.codecs.encode_dead_letter(dl))
+            OutMessage(self.topics.dead_letter, dl.key or b"", self.codecs.encode_dead_letter(dl))
         )
 
     def rate(

@@ -92,10 +92,16 @@ class PartitionRun:
         return found
 
     def prepare(
-        self, batch: BatchRater, store: Store, usage_done: bool, commands_done: bool
+        self,
+        batch: BatchRater,
+        store: Store,
+        usage_done: bool,
+        commands_done: bool,
+        keep_outputs: bool = True,
     ) -> Prepared | None:
         """Rate what the aligner releases; None when nothing is to be written (no input
-        released and the watermark unmoved)."""
+        released and the watermark unmoved). `keep_outputs`: the store keeps the batch's
+        encoded outputs for recovery (a job that writes files has nothing to recover)."""
         ready = self.aligner.release(usage_done, commands_done)
         held = self.aligner.first_held()
         new_wm = dict(self.watermark)
@@ -118,7 +124,7 @@ class PartitionRun:
             watermark={t: (old.get(t, 0), o) for t, o in new_wm.items() if o != old.get(t, 0)},
             accounts=res.accounts,
             directory=res.directory,
-            out=pack_messages(res.out),
+            out=pack_messages(res.out) if keep_outputs else b"",
             seen=res.seen,
             cold=self.cold,
         )

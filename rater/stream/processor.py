@@ -425,7 +425,7 @@ class StreamRater:
         if not self.owned:
             return {}
         tps = [TopicPartition(t, n) for n in self.owned for t in self.s.topics.inputs()]
-        at_end: dict[tuple[str, int], bool] = {}
+        ends: dict[tuple[str, int], bool] = {}
         for tp in self.consumer.position(tps):
             run = self.owned[tp.partition]
             run.passed(tp.topic, tp.offset)  # negative: no position yet
@@ -434,8 +434,8 @@ class StreamRater:
                 _, high = self.consumer.get_watermark_offsets(tp, cached=True)
             except KafkaException:
                 high = -1
-            at_end[(tp.topic, tp.partition)] = high >= 0 and at >= high
-        return at_end
+            ends[(tp.topic, tp.partition)] = high >= 0 and at >= high
+        return ends
 
     def _done(self, run: PartitionRun, at_end: dict[tuple[str, int], bool]) -> tuple[bool, bool]:
         """(usage done, commands done) for the aligner of one partition: a topic is done

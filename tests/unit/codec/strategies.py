@@ -134,6 +134,9 @@ dead_letters = st.builds(
     ),
     error=TEXT,
     timestamp=TIME,
+    payload_length=LONG,
+    payload_sha256=st.text("0123456789abcdef", max_size=64),
+    truncated=st.booleans(),
 )
 
 COMMAND_FIELDS = ("command_id", "msisdn", "time")

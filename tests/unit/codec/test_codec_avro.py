@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import io
 import json
 import typing
@@ -399,7 +400,7 @@ def test_encode_wrong_types() -> None:
     with pytest.raises(EncodeError, match="draws"):
         avro.encode_event(dataclasses.replace(CHARGE, draws=(USAGE,)))  # type: ignore[arg-type]
     with pytest.raises(EncodeError, match="payload"):
-        avro.encode_dead_letter(DeadLetter("x", None, "t", 0, 0, "E", "e", 0))  # type: ignore[arg-type]
+        avro.encode_dead_letter(DeadLetter("x", None, "t", 0, 0, "E", "e", 0, 1, "", False))  # type: ignore[arg-type]
 
 
 def test_decode_event_unknown_kind() -> None:
@@ -411,7 +412,17 @@ def test_dead_letter_for() -> None:
     err = DecodeError(ErrorClass.DECODE_ERROR, "UsageRecord: truncated")
     d = dead_letter_for(b"\x00\x01", None, "usage", 3, 1234, err, 1776526200000)
     assert d == DeadLetter(
-        b"\x00\x01", None, "usage", 3, 1234, "DECODE_ERROR", "UsageRecord: truncated", 1776526200000
+        b"\x00\x01",
+        None,
+        "usage",
+        3,
+        1234,
+        "DECODE_ERROR",
+        "UsageRecord: truncated",
+        1776526200000,
+        2,
+        hashlib.sha256(b"\x00\x01").hexdigest(),
+        False,
     )
     assert type(d.error_class) is str
     d2 = dead_letter_for(bytearray(b"x"), b"k", "usage", 0, 1, ("INVALID_VALUE", "bytes"), 5)

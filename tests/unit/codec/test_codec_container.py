@@ -11,8 +11,8 @@ import fastavro
 import pytest
 
 from rater.codec import avro
+from rater.codec.jsonl import BadInput
 from rater.core import inputs as inp
-from rater.sim import BadInput
 
 from .strategies import avro_datum
 

@@ -107,6 +107,8 @@ def _check_fields(cls: type[Any], avro_fields: list[dict[str, Any]]) -> None:
             assert base is int, f"{cls.__name__}.{f['name']}"
         if t == "string":
             assert base is str, f"{cls.__name__}.{f['name']}"
+        if t == "boolean":
+            assert base is bool, f"{cls.__name__}.{f['name']}"
         if isinstance(t, dict) and t["type"] == "array":
             assert typing.get_origin(base) is tuple, f"{cls.__name__}.{f['name']}"
 

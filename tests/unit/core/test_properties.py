@@ -9,7 +9,9 @@ sequence of subscribers, orders, usage records and clock ticks.
 6. a duplicate record id changes nothing;
 7. state survives Account.to_dict / JSON / from_dict between batches;
 8. ticks are idempotent: many ticks then a record == the last tick then the record;
-   and a tick no later than any input still to come changes nothing but timing.
+   and a tick no later than any input still to come changes nothing but timing;
+9. event identity: one event_id names one event (same id => equal events), and the same
+   inputs give the same ids (sharing groups on D5, replays, late and roaming records).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rater.catalog.model import GB, KB, MB, Catalog, FeeMode
+from rater.catalog.model import GB, KB, MB, Catalog, Effective, FeeMode, PackKind
 from rater.core.cycles import DAY_MS, cycle_at, to_ms
 from rater.core.engine import Input, Outcome, Rater, Status
 from rater.core.events import (
@@ -54,7 +56,7 @@ from rater.core.inputs import (
 from rater.core.money import overage_fen_to_date
 from rater.core.state import Account, split_hot, with_hot
 
-from .helpers import example_catalog, plan
+from .helpers import example_catalog, pack, plan
 
 CATALOG = example_catalog()
 OFFSET_MS = CATALOG.utc_offset_minutes * 60_000
@@ -254,6 +256,47 @@ def subscribers(draw: st.DrawFn) -> list[NewSubscriber]:
     return subs
 
 
+# Sharing groups: an owner and the lines that share its data, mostly on D5 (a
+# daily_by_usage plan whose 30 MB one record can use up on a member's line and then on
+# the owner's), each line with its own cycle day.
+GROUP_PLANS = st.sampled_from(("D5",) * 6 + PLANS)
+OWNER_SPECS = st.tuples(
+    st.integers(0, 30), st.integers(0, 1439), GROUP_PLANS, st.integers(1, 28),
+    st.sampled_from(PROVINCES), st.lists(st.sampled_from(PACKS), max_size=2),
+)  # fmt: skip
+MEMBER_SPECS = st.tuples(
+    st.integers(0, 10),  # days after the owner's activation
+    st.integers(0, 1439),
+    GROUP_PLANS,
+    st.integers(1, 28),
+    st.lists(st.sampled_from(PACKS), max_size=2),
+    st.integers(0, 3),  # 0: a subscriber of its own (AddSharingMember may still try it)
+)
+
+
+@st.composite
+def sharing_groups(draw: st.DrawFn) -> list[NewSubscriber]:
+    """An owner and 1-3 more lines: the first shares the owner's data, most others too."""
+    msisdns = draw(st.permutations(MSISDNS))
+    day, minute, plan_code, cycle_day, province, packs = draw(OWNER_SPECS)
+    owner, start = msisdns[0], at(day, minute, 0)
+    subs = [
+        NewSubscriber(f"new-{owner}", owner, start, plan_code, cycle_day, province, None,
+                      tuple(packs))
+    ]  # fmt: skip
+    others = draw(st.lists(MEMBER_SPECS, min_size=1, max_size=len(MSISDNS) - 1))
+    for i, (m, (days, minute, plan_code, cycle_day, packs, share)) in enumerate(
+        zip(msisdns[1:], others, strict=False)
+    ):
+        subs.append(
+            NewSubscriber(
+                f"new-{m}", m, start + days * DAY_MS + minute * MINUTE_MS, plan_code, cycle_day,
+                province, owner if share or i == 0 else None, tuple(packs),
+            )
+        )  # fmt: skip
+    return subs
+
+
 _CID = ""  # commands get their ids in `scenarios`
 _LINES = st.sampled_from(MSISDNS)
 _PRODUCTS = st.sampled_from((*PACKS, "NOPE"))  # NOPE: not in the catalog
@@ -288,20 +331,28 @@ def _time_of(item: Input) -> int:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, max_records: int = 30, max_commands: int = 6) -> list[Input]:
-    """Subscribers, then records, orders and ticks over ~3 months, in time order except
-    that some records are delivered late (possibly after their cycle has closed)."""
-    subs = draw(subscribers())
+def scenarios(
+    draw: st.DrawFn,
+    max_records: int = 30,
+    max_commands: int = 6,
+    people: st.SearchStrategy[list[NewSubscriber]] | None = None,
+    commands: st.SearchStrategy[Any] = COMMANDS,
+    records: st.SearchStrategy[UsageRecord] = RECORDS,
+) -> list[Input]:
+    """Subscribers (`people`, else `subscribers()`), then records, orders and ticks over ~3
+    months, in time order except that some records are delivered late (possibly after
+    their cycle has closed)."""
+    subs = draw(people if people is not None else subscribers())
     # records and commands mostly go to the lines just created (UNKNOWN stays unknown)
     to_line = {m: subs[i % len(subs)].msisdn for i, m in enumerate(MSISDNS)}
     n_rec = draw(st.integers(min(5, max_records), max_records))
     recs = [
         dataclasses.replace(r, record_id=f"r{i}", msisdn=to_line.get(r.msisdn, r.msisdn))
-        for i, r in enumerate(draw(st.lists(RECORDS, min_size=n_rec, max_size=n_rec)))
+        for i, r in enumerate(draw(st.lists(records, min_size=n_rec, max_size=n_rec)))
     ]
     cmds = [
         dataclasses.replace(c, command_id=f"c{i}", msisdn=to_line[c.msisdn])
-        for i, c in enumerate(draw(st.lists(COMMANDS, max_size=max_commands)))
+        for i, c in enumerate(draw(st.lists(commands, max_size=max_commands)))
     ]
     cmds = [
         dataclasses.replace(c, member=to_line[c.member])
@@ -668,3 +719,112 @@ def test_notifications_of_a_bucket_are_sent_once_per_cycle() -> None:
     kinds = [e.kind for e in world.events if isinstance(e, NotificationEvent)]
     assert kinds.count(NotificationKind.USAGE_80) == 1
     assert kinds.count(NotificationKind.USAGE_100) == 1
+
+
+# --------------------------------------------------------------------------- 9
+
+AFTER = T0 + (WINDOW_DAYS + 40) * DAY_MS  # later than every generated time
+# plus a top-up that takes effect next cycle: it can be pending twice
+IDENTITY_CATALOG = example_catalog(
+    TNEXT=pack("TNEXT", PackKind.TOPUP, fee_fen=700, effective=Effective.NEXT_CYCLE)
+)
+IDENTITY_COMMANDS = st.one_of(
+    COMMANDS, st.builds(OrderProduct, st.just(_CID), _LINES, times, st.just("TNEXT"))
+)
+# plus records of 30-90 MB at home: one can use up a member's D5 and then its owner's
+IDENTITY_RECORDS = st.one_of(
+    RECORDS,
+    st.builds(
+        _data,
+        st.sampled_from(MSISDNS),
+        times,
+        st.integers(30 * MB, 90 * MB),
+        st.just(None),
+        st.just(None),
+        st.just("GD"),
+        st.just(Roaming.HOME),
+    ),
+)
+_GROUP_SCENARIOS = scenarios(
+    max_commands=10, people=sharing_groups(), commands=IDENTITY_COMMANDS, records=IDENTITY_RECORDS
+)
+IDENTITY_SCENARIOS = st.one_of(  # two in three with a sharing group
+    _GROUP_SCENARIOS,
+    _GROUP_SCENARIOS,
+    scenarios(max_commands=10, commands=IDENTITY_COMMANDS, records=IDENTITY_RECORDS),
+)
+# the same once-fee pack ordered twice in a row by one line (TNEXT: for next cycle)
+TWIN_ORDERS = st.lists(
+    st.tuples(st.integers(0, 3), times, st.sampled_from(("TNEXT", "TNEXT", "T1G", "ME500"))),
+    max_size=2,
+)
+
+
+@st.composite
+def replayed_workloads(draw: st.DrawFn) -> list[Input]:
+    """A scenario (mostly a sharing group), maybe with twin orders, then two ticks a cycle
+    apart, and replays of some of its records (the same record again, anywhere after its
+    first delivery: a duplicate while its cycle runs, late once the cycle has closed, late
+    again a cycle later)."""
+    items: list[Input] = list(draw(IDENTITY_SCENARIOS))
+    lines = [item.msisdn for item in items if isinstance(item, NewSubscriber)]
+    for n, (i, t, code) in enumerate(draw(TWIN_ORDERS)):
+        k = next((k for k, item in enumerate(items) if _time_of(item) > t), len(items))
+        m = lines[i % len(lines)]
+        items[k:k] = [OrderProduct(f"twin{n}a", m, t, code), OrderProduct(f"twin{n}b", m, t, code)]
+    items += [Tick(AFTER), Tick(AFTER + 31 * DAY_MS)]
+    records = [i for i, item in enumerate(items) if isinstance(item, UsageRecord)]
+    replays = draw(
+        st.lists(st.tuples(st.sampled_from(records), st.integers(0, len(items) - 1)), max_size=12)
+    )
+    after: dict[int, list[Input]] = {}
+    for i, j in replays:
+        after.setdefault(max(i, j), []).append(items[i])
+    return [x for k, item in enumerate(items) for x in (item, *after.get(k, ()))]
+
+
+def _record(rid: str, msisdn: str, t: int, nbytes: int, roaming: Roaming) -> UsageRecord:
+    return dataclasses.replace(_data(msisdn, t, nbytes, None, None, "GD", roaming), record_id=rid)
+
+
+# Always tried: the cases that once shared an id. B (cycle day 15) shares A's data, both on
+# D5: r0 uses up B's 30 MB, then A's (a rest-of-fee charge and two notifications on each
+# line, both buckets "D5.data#1"). r1 is roaming, then late in April's cycle, then in
+# May's; r0 is late too. TNEXT is pending twice when April starts.
+_A, _B = MSISDNS[:2]
+_R0 = _record("r0", _B, at(4, 720, 0), 64 * MB, Roaming.HOME)
+_R1 = _record("r1", _A, at(5, 720, 0), 1 * MB, Roaming.INTERNATIONAL)
+IDENTITY_EXAMPLE: list[Input] = [
+    NewSubscriber("new-A", _A, at(0, 0, 0), "D5", 1, "GD"),
+    NewSubscriber("new-B", _B, at(1, 0, 0), "D5", 15, "GD", _A),
+    OrderProduct("c0", _A, at(2, 0, 0), "TNEXT"),
+    OrderProduct("c1", _A, at(3, 0, 0), "TNEXT"),
+    _R0,
+    _R1,
+    _R1,
+    Tick(at(40, 0, 0)),
+    _R1,
+    _R0,
+    Tick(at(70, 0, 0)),
+    _R1,
+]
+
+
+@SETTINGS
+@given(replayed_workloads())
+@example(IDENTITY_EXAMPLE)
+def test_an_event_id_names_exactly_one_event(items: list[Input]) -> None:
+    """Whatever the inputs, two events with the same id are the same event, and the same
+    inputs name their events the same way again (a re-emission after a crash or a replay
+    is recognisably the same event). Duplicates emit nothing, so no id even repeats."""
+    one, two = World(IDENTITY_CATALOG), World(IDENTITY_CATALOG)
+    for item in items:
+        one.apply(item)
+        two.apply(item)
+    by_id: dict[str, Event] = {}
+    for e in one.events:
+        first = by_id.setdefault(e.event_id, e)
+        assert first == e, (first, e)
+    repeated = [i for i, n in Counter(e.event_id for e in one.events).items() if n > 1]
+    assert not repeated, repeated
+    assert [e.event_id for e in one.events] == [e.event_id for e in two.events]

@@ -15,7 +15,9 @@ class FakeConsumer:
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition(t, p) for t, p in self.highs]
 
-    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
+    def get_watermark_offsets(
+        self, tp: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]:
         assert cached, "the hint must not send a request"
         return (0, self.highs[(tp.topic, tp.partition)])
 

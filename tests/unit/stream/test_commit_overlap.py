@@ -1,22 +1,25 @@
 """Batch n's Kafka commit runs while batch n + 1 is consumed and rated, but batch n + 1
-never reaches Redis before that commit has returned: Redis keeps one batch's outputs per
-partition, so writing the next batch first could lose the outputs of an uncommitted
-one (docs/exactly-once.md, 'Commit overlap'). Fakes stand in for Kafka and Redis."""
+never reaches the store before that commit has returned: the store keeps one batch's
+outputs per partition, so writing the next batch first could lose the outputs of an
+uncommitted one (docs/exactly-once.md, 'Commit overlap'). Kafka is faked; the store is a
+`MemoryStore` that also notes its commits in the test's log."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
 from rater.codec import avro
 from rater.config import Settings
-from rater.core.state import Account
-from rater.stream.processor import Owned, StreamRater
-from tests.unit.stream.test_batch import _subscribed, record
+from rater.pipeline.partition import PartitionRun
+from rater.store.base import Fenced, PartitionCommit, TxnStatus
+from rater.store.memory import MemoryStore
+from rater.store.outbox import OutMessage, unpack_messages
+from rater.stream.processor import StreamRater
+from tests.unit.stream.test_batch import A, _subscribed, record
 
 T = Settings(metrics_port=0).topics
 
@@ -45,19 +48,25 @@ class FakeProducer:
         self.fail = False
         self.commits = 0
         self.begun = 0
+        self.produced: list[OutMessage] = []
+        self.offsets: list[dict[tuple[str, int], int]] = []  # per transaction
 
     def begin_transaction(self) -> None:
         self.begun += 1
         self.log.add(f"begin {self.begun}")
 
     def produce_batch(self, topic: str, msgs: list[dict[str, Any]]) -> int:
+        self.produced += [OutMessage(topic, m["key"], m["value"]) for m in msgs]
         return len(msgs)
 
     def poll(self, timeout: float) -> int:
         return 0
 
-    def send_offsets_to_transaction(self, offsets: Any, group: Any, timeout: float) -> None:
+    def send_offsets_to_transaction(
+        self, offsets: list[TopicPartition], group: Any, timeout: float
+    ) -> None:
         assert group == "group-metadata"
+        self.offsets.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
 
     def commit_transaction(self, timeout: float) -> None:
         assert self.release.wait(10), "commit never released"
@@ -71,8 +80,15 @@ class FakeProducer:
 
 
 class FakeConsumer:
+    """Positions and the broker's ends (high watermarks) as the test sets them. The
+    command partition is at its end (it holds A's NewSubscriber, applied before the
+    test starts), so the aligner does not wait for commands."""
+
     def __init__(self) -> None:
         self.positions: dict[tuple[str, int], int] = {}  # none known: OFFSET_INVALID
+        self.highs: dict[tuple[str, int], int] = {(T.commands, 0): 1}  # else unknown
+        self.committed_offsets: dict[tuple[str, int], int] = {}  # the group's, in Kafka
+        self.seeks: list[TopicPartition] = []
 
     def consumer_group_metadata(self) -> str:
         return "group-metadata"
@@ -85,42 +101,39 @@ class FakeConsumer:
             for tp in tps
         ]
 
+    def get_watermark_offsets(
+        self, tp: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]:
+        return (0, self.highs.get((tp.topic, tp.partition), -1001))
 
-class FakeStore:
-    """The calls of RedisStore the batch loop makes, over one account."""
+    def committed(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                self.committed_offsets.get((tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in tps
+        ]
 
-    def __init__(self, log: Log, accounts: dict[str, Account]) -> None:
-        self.log = log
-        self.accounts = accounts
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append(tp)
+
+
+class LoggedStore(MemoryStore):
+    """A MemoryStore that notes each commit that lands ("redis N") in the test's log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: Log | None = None
         self.writes = 0
 
-    def load(
-        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
-    ) -> dict[str, Account]:
-        return {k: self.accounts[k] for k in keys if k in self.accounts}
-
-    def due_keys(self, partition: int, until: int) -> list[str]:
-        return []
-
-    def seen_among(
-        self, partition: int, wanted: Mapping[str, Sequence[str]]
-    ) -> dict[str, set[str]]:
-        return {}
-
-    def commit(
-        self,
-        partition: int,
-        epoch: int,
-        watermark: Mapping[str, tuple[int, int]],
-        accounts: Mapping[str, Account],
-        directory: Mapping[str, str],
-        out: bytes,
-        seen: Mapping[str, tuple[bool, Sequence[str]]] = {},
-        cold: Mapping[str, bytes] = {},
-    ) -> dict[str, bytes]:
+    def commit(self, partition: int, batch: PartitionCommit) -> dict[str, bytes]:
+        cold = super().commit(partition, batch)
         self.writes += 1
-        self.log.add(f"redis {self.writes}")
-        return {}
+        if self.log is not None:
+            self.log.add(f"redis {self.writes}")
+        return cold
 
 
 class FakeMessage:
@@ -140,7 +153,7 @@ class FakeMessage:
         return self._offset
 
     def key(self) -> bytes:
-        return b"A"
+        return A.encode()
 
     def value(self) -> bytes:
         return self._value
@@ -151,20 +164,26 @@ class FakeMessage:
 
 def batch(first: int, n: int = 3) -> list[Any]:
     return [
-        FakeMessage(o, avro.encode_usage(record(f"r{o}", "A", "2026-04-10T12:00:00+08:00", 1000)))
+        FakeMessage(o, avro.encode_usage(record(f"r{o}", A, "2026-04-10T12:00:00+08:00", 1000)))
         for o in range(first, first + n)
     ]
 
 
-def _service(overlap: bool = True) -> tuple[StreamRater, FakeProducer, FakeStore, Log]:
-    rater, accounts = _subscribed()
+def _service(overlap: bool = True) -> tuple[StreamRater, FakeProducer, LoggedStore, Log]:
+    """A service owning partition 0 of a store that holds subscriber A."""
+    store = LoggedStore()
+    rater, _ = _subscribed(store=store)
     log = Log()
-    store = FakeStore(log, accounts)
+    store.log = log
+    store.writes = 0
     producer = FakeProducer(log)
-    svc = StreamRater(Settings(metrics_port=0, commit_overlap=overlap), rater, store)  # type: ignore[arg-type]
+    settings = Settings(metrics_port=0, commit_overlap=overlap)
+    svc = StreamRater(settings, rater, store)
     svc.producer = producer  # type: ignore[assignment]
     svc.consumer = FakeConsumer()  # type: ignore[assignment]
-    svc.owned[0] = Owned(epoch=1, watermark={}, recovered=True)
+    wm, _ = store.watermark(0)
+    assert wm == {T.commands: 1}  # A's NewSubscriber
+    svc.owned[0] = PartitionRun(0, store.claim(0), wm, settings.account_cache, recovered=True)
     return svc, producer, store, log
 
 
@@ -186,6 +205,8 @@ def test_the_next_batch_is_rated_during_the_commit_but_written_to_redis_after_it
     svc, producer, store, log = _service()
     assert svc.process(batch(0)) == 3  # returns with its commit still in flight
     assert store.writes == 1 and producer.commits == 0
+    first = svc._committing
+    assert first is not None and first.txn.status is TxnStatus.PREPARED
     t, errors = _in_thread(lambda: svc.process(batch(3)))
     t.join(0.5)
     assert t.is_alive(), "the second batch must wait for the first commit"
@@ -195,26 +216,101 @@ def test_the_next_batch_is_rated_during_the_commit_but_written_to_redis_after_it
     assert not errors
     svc._await_commit()
     assert log.entries == ["begin 1", "redis 1", "commit 1", "begin 2", "redis 2", "commit 2"]
-    assert svc.owned[0].watermark == {T.usage: 6}
+    assert first.txn.status is TxnStatus.COMMITTED and first.txn.partitions == [0]
+    assert svc._txn is None
+    assert svc.owned[0].watermark == {T.commands: 1, T.usage: 6}
+    assert store.watermark(0)[0] == {T.commands: 1, T.usage: 6}
+    assert producer.offsets == [{(T.usage, 0): 3}, {(T.usage, 0): 6}]  # = the watermarks
+    charged = [
+        avro.decode_event("charge", m.value).record_id  # type: ignore[union-attr]
+        for m in producer.produced
+        if m.topic == T.charges
+    ]
+    assert [c for c in charged if c] == [f"r{o}" for o in range(6)]
 
 
 def test_a_failed_commit_aborts_and_the_next_batch_never_reaches_redis() -> None:
     svc, producer, store, log = _service()
     svc.process(batch(0))
+    first = svc._committing
+    assert first is not None
     producer.fail = True
     producer.release.set()
     with pytest.raises(KafkaException, match="commit failed"):
         svc.process(batch(3))
-    # Redis holds batch 1 and its outputs; recovery re-emits them after the restart.
+    # The store holds batch 1 and its outputs; recovery re-emits them after the restart.
     assert store.writes == 1
     assert log.entries == ["begin 1", "redis 1", "abort"]
+    assert first.txn.status is TxnStatus.FAILED and svc._txn is None
+    assert store.watermark(0)[0] == {T.commands: 1, T.usage: 3}
+
+
+def test_after_a_failed_commit_the_next_owner_re_emits_the_stored_outputs() -> None:
+    """Step 0: Kafka's committed offset is behind the store's watermark, so the last
+    batch reached the store but not Kafka: its stored outputs are produced again with
+    the offsets, in a transaction of their own, and nothing is rated again."""
+    svc, producer, store, _ = _service()
+    svc.process(batch(0))
+    sent = list(producer.produced)
+    producer.fail = True
+    producer.release.set()
+    with pytest.raises(KafkaException):
+        svc._await_commit()
+    svc._abort()
+    stored = store.watermark(0)[1]
+    assert stored is not None and unpack_messages(stored) == sent
+    # a new session (or owner) takes the partition over
+    after, producer2, _, log2 = _service_on(store)
+    producer2.release.set()
+    consumer = after.consumer
+    assert isinstance(consumer, FakeConsumer)
+    consumer.committed_offsets[(T.commands, 0)] = 1  # the subscribers were committed
+    after._recover()
+    assert log2.entries == ["begin 1", "commit 1"]  # nothing written to the store
+    assert producer2.produced == sent
+    assert producer2.offsets == [{(T.commands, 0): 1, (T.usage, 0): 3}]
+    assert after.owned[0].recovered and consumer.seeks == []
+    # then the next batch goes on from the watermark; the old batch is not rated again
+    assert after.process(batch(0) + batch(3)) == 3
+    after._await_commit()
+    assert store.watermark(0)[0] == {T.commands: 1, T.usage: 6}
+
+
+def _service_on(store: LoggedStore) -> tuple[StreamRater, FakeProducer, LoggedStore, Log]:
+    """A second service over the same store, assigned partition 0 (not yet recovered)."""
+    rater, _ = _subscribed()
+    log = Log()
+    store.log = log
+    store.writes = 0
+    producer = FakeProducer(log)
+    svc = StreamRater(Settings(metrics_port=0), rater, store)
+    svc.producer = producer  # type: ignore[assignment]
+    consumer = FakeConsumer()
+    svc.consumer = consumer  # type: ignore[assignment]
+    svc._on_assign(consumer, [TopicPartition(T.usage, 0), TopicPartition(T.commands, 0)])  # type: ignore[arg-type]
+    assert not svc.owned[0].recovered
+    return svc, producer, store, log
+
+
+def test_a_batch_fenced_by_a_newer_owner_is_aborted_and_leaves_the_store_alone() -> None:
+    svc, producer, store, log = _service()
+    producer.release.set()
+    svc.process(batch(0))
+    svc._await_commit()
+    before = store.watermark(0)
+    store.claim(0)  # another process took partition 0 over
+    with pytest.raises(Fenced):
+        svc.process(batch(3))
+    assert store.watermark(0) == before
+    assert log.entries == ["begin 1", "redis 1", "commit 1", "begin 2", "abort"]
+    assert producer.commits == 1 and svc._txn is None
 
 
 def test_an_error_while_a_commit_is_in_flight_aborts_only_after_it_settles() -> None:
     svc, producer, _, log = _service()
     svc.process(batch(0))
     threading.Timer(0.2, producer.release.set).start()
-    svc._abort()  # e.g. a Redis error while rating the next batch
+    svc._abort()  # e.g. a store error while rating the next batch
     assert log.entries == ["begin 1", "redis 1", "commit 1"]  # committed: nothing to abort
 
 
@@ -222,8 +318,9 @@ def test_a_revocation_waits_for_the_commit_in_flight() -> None:
     svc, producer, _, _ = _service()
     svc.process(batch(0))
     threading.Timer(0.2, producer.release.set).start()
-    svc._on_revoke(svc.consumer, [])  # type: ignore[arg-type]
+    svc._on_revoke(svc.consumer, [TopicPartition(T.usage, 0)])  # type: ignore[arg-type]
     assert producer.commits == 1 and svc._committing is None
+    assert 0 not in svc.owned
 
 
 def test_without_overlap_a_batch_returns_committed() -> None:
@@ -233,10 +330,27 @@ def test_without_overlap_a_batch_returns_committed() -> None:
     assert producer.commits == 1 and svc._committing is None
 
 
+def test_usage_waits_for_a_command_topic_that_is_not_at_its_end() -> None:
+    """The aligner holds usage while the command partition may still hold earlier
+    commands; the watermark stops at the first held record."""
+    svc, producer, store, _ = _service()
+    producer.release.set()
+    consumer = svc.consumer
+    assert isinstance(consumer, FakeConsumer)
+    consumer.highs[(T.commands, 0)] = 5  # commands 1-4 not fetched yet
+    assert svc.process(batch(0)) == 0
+    assert svc.owned[0].aligner.held() == 3 and store.writes == 0
+    assert svc._pending()
+    consumer.highs[(T.commands, 0)] = 1  # at its end after all
+    assert svc.process([]) == 3
+    svc._await_commit()
+    assert store.watermark(0)[0] == {T.commands: 1, T.usage: 3}
+
+
 def test_transaction_markers_after_the_last_message_move_the_watermark_and_the_offsets() -> None:
     """Inputs written with transactions: each transaction ends in a marker the consumer
-    never delivers. The watermark follows the consumer's position past it, in Redis and
-    in Kafka alike, so the lag reaches 0 and a drain ends."""
+    never delivers. The watermark follows the consumer's position past it, in the store
+    and in Kafka alike, so the lag reaches 0 and a drain ends."""
     svc, producer, store, _ = _service()
     producer.release.set()
     consumer = svc.consumer
@@ -244,12 +358,14 @@ def test_transaction_markers_after_the_last_message_move_the_watermark_and_the_o
     consumer.positions[(T.usage, 0)] = 4  # messages 0-2, then a marker at 3
     svc.process(batch(0))
     svc._await_commit()
-    assert svc.owned[0].watermark == {T.usage: 4}
+    assert svc.owned[0].watermark == {T.commands: 1, T.usage: 4}
     # A trailing marker seen by an empty consume(): an offsets-only batch records it.
-    assert not svc._markers_pending()
+    assert not svc._pending()
     consumer.positions[(T.usage, 0)] = 5
-    assert svc._markers_pending()
+    assert svc._pending()
     svc.process([])
     svc._await_commit()
-    assert svc.owned[0].watermark == {T.usage: 5}
-    assert store.writes == 2 and producer.commits == 2  # Redis first, Kafka never ahead
+    assert svc.owned[0].watermark == {T.commands: 1, T.usage: 5}
+    assert store.watermark(0)[0] == {T.commands: 1, T.usage: 5}
+    assert store.writes == 2 and producer.commits == 2  # the store first, Kafka never ahead
+    assert producer.offsets[-1] == {(T.usage, 0): 5}

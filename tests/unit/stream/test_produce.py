@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from rater.config import Settings
 from rater.core.engine import Rater
+from rater.store.memory import MemoryStore
 from rater.store.outbox import OutMessage
 from rater.stream.processor import StreamRater
 from tests.unit.core.helpers import example_catalog
@@ -43,7 +44,7 @@ class FakeProducer:
 
 
 def _svc(producer: FakeProducer) -> StreamRater:
-    svc = StreamRater(Settings(metrics_port=0), Rater(example_catalog()), None)  # type: ignore[arg-type]
+    svc = StreamRater(Settings(metrics_port=0), Rater(example_catalog()), MemoryStore())
     svc.producer = producer  # type: ignore[assignment]
     return svc
 
