@@ -40,14 +40,6 @@ class Rater:
         self.catalog = catalog
         self.rt = Runtime.of(catalog)
 
-    @staticmethod
-    def routing_key(item: UsageRecord | Command) -> str:
-        """The account an input belongs to when no directory says otherwise: a new
-        sharing member joins its owner's account, everything else is keyed by MSISDN."""
-        if isinstance(item, NewSubscriber) and item.owner:
-            return item.owner
-        return item.msisdn
-
     def apply(self, account: Account | None, item: Input) -> Outcome:
         """Apply one input. The account is changed in place and returned in the outcome
         (a new account for a NewSubscriber that starts one)."""

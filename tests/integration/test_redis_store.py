@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from rater.core.state import Account, Bucket, Line
+from rater.store.base import PartitionCommit
 from rater.store.redis import RedisStore
 from rater.stream.tools import delete_namespace
 
@@ -35,7 +36,8 @@ def _account() -> Account:
 
 
 def _commit(store: RedisStore, acct: Account, wm: int, cold: dict[str, bytes]) -> dict[str, bytes]:
-    return store.commit(0, 1, {"usage": (wm, wm + 1)}, {acct.key: acct}, {}, b"", {}, cold)
+    batch = PartitionCommit(1, {"usage": (wm, wm + 1)}, {acct.key: acct}, {}, b"", {}, cold)
+    return store.commit(0, batch)
 
 
 def test_only_the_hot_counters_are_written_while_the_cold_part_is_unchanged(
@@ -83,7 +85,8 @@ def test_the_duplicate_sets_are_asked_about_a_batch_and_read_whole_only_on_reque
     store.claim(0)
     acct = _account()
     m = "13800000001"
-    store.commit(0, 1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", {m: (False, ["a", "b"])})
+    seen = {m: (False, ["a", "b"])}
+    store.commit(0, PartitionCommit(1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", seen))
     assert store.seen_among(0, {m: ["a", "c"], "13800000002": ["a"]}) == {m: {"a"}}
     assert store.load(0, [acct.key])[acct.key].lines[m].seen == set()
     assert store.load(0, [acct.key], with_seen=True)[acct.key].lines[m].seen == {"a", "b"}
