@@ -92,6 +92,7 @@ def simulate(
             partitions=partitions or s.partitions,
             topics=s.topics,
             max_future_ms=s.max_future_ms,
+            gc_gen0_threshold=s.gc_gen0_threshold,
         )
     finally:
         if out:

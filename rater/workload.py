@@ -16,7 +16,12 @@ PROVINCES = ("GD", "BJ", "SH", "ZJ", "JS", "SC")
 
 
 def subscribers(
-    catalog: Catalog, n: int, start_ms: int, seed: int = 1, sharing_every: int = 50
+    catalog: Catalog,
+    n: int,
+    start_ms: int,
+    seed: int = 1,
+    sharing_every: int = 50,
+    spread_days: int = 40,
 ) -> list[dict[str, Any]]:
     """Subscriber-file entries (see rater.subscribers) for `n` subscribers."""
     rng = random.Random(seed)
@@ -35,7 +40,9 @@ def subscribers(
             "plan": rng.choice(plans),
             "cycle_day": rng.choice((1, 1, 1, 5, 10, 15, 20, 28)),
             "home_province": province,
-            "activated": from_ms(start_ms - rng.randrange(0, 40) * 86_400_000, 8 * 3_600_000),
+            "activated": from_ms(
+                start_ms - rng.randrange(0, spread_days) * 86_400_000, 8 * 3_600_000
+            ),
         }
         packs = []
         for kind, chance in (

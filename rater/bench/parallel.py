@@ -24,7 +24,7 @@ from rater.bench import stream as st
 from rater.catalog import load_catalog
 from rater.config import Settings
 from rater.core.engine import Rater
-from rater.stream.processor import tune_gc
+from rater.gc_tuning import tune_gc
 
 
 @dataclass

@@ -58,6 +58,7 @@ from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, ChargeKind, Unit
 from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
+from rater.gc_tuning import tune_gc
 from rater.store.base import PartitionCommit
 from rater.store.redis import RedisStore
 from rater.stream.kafka import (
@@ -69,7 +70,7 @@ from rater.stream.kafka import (
     leave_group,
     producer_config,
 )
-from rater.stream.processor import StreamRater, tune_gc
+from rater.stream.processor import StreamRater
 from rater.stream.tools import (
     account_keys,
     delete_namespace,

@@ -36,7 +36,7 @@ import orjson
 
 from rater.codec.deadletter import DeadLetter, dead_letter_for
 from rater.codec.errors import ErrorClass
-from rater.codec.jsonl import BadInput, DecodeError, event_to_json, usage_from_json
+from rater.codec.jsonl import BadInput, DecodeError, event_line_bytes, usage_from_json
 from rater.config import Topics
 from rater.core.engine import Rater
 from rater.core.events import (
@@ -50,6 +50,7 @@ from rater.core.events import (
     UnratedEvent,
 )
 from rater.core.inputs import Command, Tick, UsageRecord
+from rater.gc_tuning import tune_gc
 from rater.pipeline.batch import BatchRater, BatchResult
 from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun
@@ -173,10 +174,6 @@ def dead_letter_json(d: DeadLetter) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
-def _event_json(e: Event) -> bytes:
-    return orjson.dumps(event_to_json(e), option=orjson.OPT_SORT_KEYS)
-
-
 @dataclass
 class OfflineRun:
     """The pipeline over emulated partitions; `commands`, then `usage`, then `finish`."""
@@ -194,7 +191,7 @@ class OfflineRun:
     def __post_init__(self) -> None:
         self.router = Router(self.partitions)
         self.batch = BatchRater(
-            self.rater, self.topics, self.max_future_ms, encode_output=_event_json
+            self.rater, self.topics, self.max_future_ms, encode_output=event_line_bytes
         )
         self.runs = [
             PartitionRun(n, self.store.claim(n), {}, cache_limit=1 << 62)
@@ -341,8 +338,10 @@ def simulate(
     topics: Topics | None = None,
     progress: bool = True,
     max_future_ms: int = 24 * 3_600_000,
+    gc_gen0_threshold: int = 50_000,
 ) -> tuple[Summary, MemoryStore]:
     """`rater simulate`: commands, the usage file, the closing tick; progress on stderr."""
+    tune_gc(gc_gen0_threshold)  # as `rater run` does: the catalog and commands frozen
     reading = Reading(usage_path)
     show = progress and "PYTEST_VERSION" not in os.environ
     with Progress(f"rating {usage_path.name}", reading.total, enabled=show) as bar:

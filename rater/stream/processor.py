@@ -31,7 +31,6 @@ so in-memory state never outlives a failed commit.
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -57,6 +56,7 @@ from rater import metrics
 from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
+from rater.gc_tuning import tune_gc
 from rater.pipeline.batch import BatchRater, BatchResult
 from rater.pipeline.messages import InMessage, OutMessage, new_in_message
 from rater.pipeline.partition import PartitionRun, Prepared
@@ -578,21 +578,6 @@ def _settle(pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]
     """Wait out the Redis writes still in flight, so that none lands after the session
     that issued it has been torn down (their own errors no longer matter)."""
     wait([written for _, _, written in pending])
-
-
-def tune_gc(gen0_threshold: int) -> None:
-    """Fewer garbage collections, and none over the start-up objects.
-
-    The loop allocates several short-lived objects per record (decoded record, events,
-    encoded bytes) that reference counting frees at once, so CPython's default of a young
-    collection every 700 allocations spends about a quarter of the loop's time on
-    collections that find nothing. The catalog and the other start-up objects are moved
-    out of every later collection with `gc.freeze()`."""
-    gc.collect()
-    gc.freeze()
-    if gen0_threshold:
-        _, gen1, gen2 = gc.get_threshold()
-        gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
 def run_service(settings: Settings, drain: bool = False) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rater.codec import jsonl
 from rater.codec.errors import DecodeError
@@ -418,3 +419,58 @@ def test_event_json_round_trip(e: ev.Event) -> None:
     assert line == jsonl.event_to_line(e)
     assert orjson.loads(line) == jsonl.event_to_json(e)
     assert jsonl.event_from_json(jsonl.loads_line(line)) == e
+
+
+# --- the fast paths of the offline jobs agree with the strict, generic forms -----------
+
+_JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.sampled_from(["DATA", "HOME", "MO", "usage"]),
+)
+
+
+def _strict(obj: Any) -> Any:
+    try:
+        return jsonl._USAGE.parse(obj, "UsageRecord", jsonl._TYPE)
+    except DecodeError:
+        return None
+
+
+@settings(max_examples=300)
+@given(usage_records)
+def test_fast_usage_reading_gives_the_strict_result(rec: inp.UsageRecord) -> None:
+    obj = orjson.loads(orjson.dumps(jsonl.usage_to_json(rec)))
+    strict = _strict(obj)
+    fast = jsonl._usage_fast(obj)
+    assert fast is None or fast == strict == rec
+    if strict is not None:
+        assert jsonl.usage_from_json(obj) == rec
+
+
+@settings(max_examples=500)
+@given(usage_records, st.sampled_from([*sorted(jsonl._USAGE_KEYS), "extra"]), _JSON_VALUES)
+def test_fast_usage_reading_accepts_nothing_the_strict_path_refuses(
+    rec: inp.UsageRecord, field: str, value: Any
+) -> None:
+    """Any one field changed to any JSON value (or dropped): the fast path either steps
+    aside (None) or returns exactly what the strict path returns."""
+    obj = orjson.loads(orjson.dumps(jsonl.usage_to_json(rec)))
+    obj[field] = value
+    fast = jsonl._usage_fast(obj)
+    if fast is not None:
+        assert fast == _strict(obj)
+    del obj[field]
+    fast = jsonl._usage_fast(obj)
+    if fast is not None:
+        assert fast == _strict(obj)
+
+
+@settings(max_examples=300)
+@given(events)
+def test_fast_event_lines_are_the_generic_lines(e: ev.Event) -> None:
+    assert jsonl.event_line_bytes(e) == jsonl.event_to_line(e).encode()
