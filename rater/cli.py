@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -79,7 +81,8 @@ def simulate(
         _fail(str(e))
     if not usage.is_file():
         _fail(f"{usage}: no such file")
-    sink = out.open("wb") if out else sys.stdout.buffer
+    # a file, rewindable: a run starts over if the core raises on an input (a bug)
+    sink: IO[bytes] = out.open("wb") if out else tempfile.TemporaryFile()  # noqa: SIM115
     dead = dead_letters.open("wb") if dead_letters else None
     try:
         summary, _ = run_sim(
@@ -94,9 +97,11 @@ def simulate(
             max_future_ms=s.max_future_ms,
             gc_gen0_threshold=s.gc_gen0_threshold,
         )
+        if not out:
+            sink.seek(0)
+            shutil.copyfileobj(sink, sys.stdout.buffer)
     finally:
-        if out:
-            sink.close()
+        sink.close()
         if dead is not None:
             dead.close()
     typer.echo(summary.text(), err=True)

@@ -17,6 +17,7 @@ class ErrorClass(StrEnum):
     UNKNOWN_SUBSCRIBER = "UNKNOWN_SUBSCRIBER"
     INVALID_VALUE = "INVALID_VALUE"  # decodes, but a value is absurd (validate.check_usage)
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"  # decodes, but starts too far in the future
+    RATING_ERROR = "RATING_ERROR"  # the rating core raised on it (a bug): kept, not lost
 
 
 class DecodeError(ValueError):

@@ -27,7 +27,7 @@ import dataclasses
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -51,7 +51,8 @@ from rater.core.events import (
 )
 from rater.core.inputs import Command, Tick, UsageRecord
 from rater.gc_tuning import tune_gc
-from rater.pipeline.batch import BatchRater, BatchResult
+from rater.pipeline.align import Arrival
+from rater.pipeline.batch import BatchRater, BatchResult, PoisonInput
 from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun
 from rater.progress import Progress
@@ -187,6 +188,9 @@ class OfflineRun:
     chunk: int = 5_000  # records read before the partitions rate them (memory per chunk)
     store: MemoryStore = field(default_factory=lambda: MemoryStore(isolated=False))
     summary: Summary = field(default_factory=Summary)
+    # inputs the core raised on in an earlier attempt, by (topic, partition, offset):
+    # dead-lettered in their place this time (see rate_offline)
+    poison: dict[tuple[str, int, int], PoisonInput] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.router = Router(self.partitions)
@@ -194,7 +198,13 @@ class OfflineRun:
             self.rater, self.topics, self.max_future_ms, encode_output=event_line_bytes
         )
         self.runs = [
-            PartitionRun(n, self.store.claim(n), {}, cache_limit=1 << 62)
+            PartitionRun(
+                n,
+                self.store.claim(n),
+                {},
+                cache_limit=1 << 62,
+                can_reload=self.store.isolated,
+            )
             for n in range(self.partitions)
         ]
         self._next_offset: dict[tuple[str, int], int] = {}
@@ -216,16 +226,20 @@ class OfflineRun:
             if isinstance(cmd, Tick):
                 for run in self.runs:
                     m = self._message(topic, run.n, None, cmd.time)
-                    run.push_arrival(self.batch.checked(m, cmd, None, self._now), usage)
+                    run.push_arrival(self._checked(m, cmd, None), usage)
                 continue
             key, part = self.router.route(cmd)
             m = self._message(topic, part, key, cmd.time)
-            self.runs[part].push_arrival(self.batch.checked(m, cmd, key, self._now), usage)
+            self.runs[part].push_arrival(self._checked(m, cmd, key), usage)
 
     def message(self, topic: str, partition: int, key: bytes | None, value: bytes, ts: int) -> None:
         """An input as its bytes (a recorded topic): decoded and checked by the pipeline,
         exactly as the stream decodes what it consumes."""
         m = self._message(topic, partition, None, ts)._replace(key=key, value=value)
+        if self.poison and (topic, partition, m.offset) in self.poison:
+            a = self.batch.poisoned(self.batch.arrive(m, self._now), self.poison[m[:3]])
+            self.runs[partition].push_arrival(a, self.topics.usage)
+            return
         self.runs[partition].push(self.batch, [m], self.topics.usage, self._now)
 
     def flush(self) -> None:
@@ -245,6 +259,7 @@ class OfflineRun:
         message = self._message
         runs = self.runs
         now = self._now
+        poison = self.poison
         n = 0
         for rec in records:
             if type(rec) is not UsageRecord:
@@ -252,13 +267,23 @@ class OfflineRun:
                 continue
             key, part = route(rec)
             m = message(topic, part, key, rec.start_time)
-            runs[part].push_arrival(checked(m, rec, key, now), topic)
+            if poison and m[:3] in poison:
+                runs[part].push_arrival(self._checked(m, rec, key), topic)
+            else:
+                runs[part].push_arrival(checked(m, rec, key, now), topic)
             n += 1
             if n % self.chunk == 0:
                 self._flush(usage_done=False)
                 if progress is not None and reading is not None:
                     progress.update(reading.done, n)
         self._flush(usage_done=True)
+
+    def _checked(
+        self, m: InMessage, item: UsageRecord | Command | Tick, key: str | None
+    ) -> Arrival:
+        a = self.batch.checked(m, item, key, self._now)
+        poison = self.poison.get(m[:3]) if self.poison else None
+        return a if poison is None else self.batch.poisoned(a, poison)
 
     def _bad_line(self, bad: BadInput, raw: bytes) -> None:
         self.summary.bad_lines += 1
@@ -300,7 +325,8 @@ class OfflineRun:
 def rate_offline(
     rater: Rater,
     commands: Iterable[Command | Tick],
-    usage: Iterable[UsageRecord | tuple[BadInput, bytes]],
+    usage: Iterable[UsageRecord | tuple[BadInput, bytes]]
+    | Callable[[], Iterable[UsageRecord | tuple[BadInput, bytes]]],
     until: int | None,
     events_out: IO[bytes],
     dead_out: IO[bytes] | None = None,
@@ -311,20 +337,41 @@ def rate_offline(
     reading: Reading | None = None,
 ) -> tuple[Summary, MemoryStore]:
     """Commands (in time order), the usage, and a closing tick at `until`, rated as the
-    stream rates them once they are all on the topics."""
-    job = OfflineRun(
-        rater,
-        events_out,
-        dead_out,
-        topics=topics or Topics(),
-        partitions=partitions,
-        max_future_ms=max_future_ms,
-    )
-    # the closing tick goes with the commands: applied at its time among the usage, as
-    # the stream applies a tick sent after the usage was produced
-    job.commands([*commands, Tick(until)] if until is not None else commands)
-    job.usage(usage, progress, reading)
-    return job.summary, job.store
+    stream rates them once they are all on the topics.
+
+    If the rating core raises on an input (a bug), the run starts over with that input
+    dead-lettered in its place (RATING_ERROR), as the stream re-rates its batch: the
+    offline store keeps the accounts it rates, not copies, so the half-changed account
+    cannot be restored otherwise. The outputs must then be rewindable (a file), and
+    `usage` readable again (a list, or a function that reads it anew)."""
+    commands = list(commands)
+    poison: dict[tuple[str, int, int], PoisonInput] = {}
+    while True:
+        job = OfflineRun(
+            rater,
+            events_out,
+            dead_out,
+            topics=topics or Topics(),
+            partitions=partitions,
+            max_future_ms=max_future_ms,
+            poison=poison,
+        )
+        records = usage() if callable(usage) else usage
+        try:
+            # the closing tick goes with the commands: applied at its time among the
+            # usage, as the stream applies a tick sent after the usage was produced
+            job.commands([*commands, Tick(until)] if until is not None else commands)
+            job.usage(records, progress, reading)
+            return job.summary, job.store
+        except PoisonInput as p:
+            m = p.arrival.msg
+            if m[:3] in poison or iter(records) is records:
+                raise
+            poison[(m.topic, m.partition, m.offset)] = p
+            for out in (events_out, dead_out):
+                if out is not None:
+                    out.seek(0)
+                    out.truncate()
 
 
 def simulate(
@@ -348,7 +395,7 @@ def simulate(
         return rate_offline(
             rater,
             commands,
-            read_usage(usage_path, reading),
+            lambda: read_usage(usage_path, reading),
             until,
             events_out,
             dead_out,

@@ -91,6 +91,19 @@ _EVENT_LABEL: dict[type, str] = {
 }
 
 
+class PoisonInput(Exception):
+    """The rating core raised on one input (a bug in the core). The batch's accounts may
+    hold part of its effect: the caller re-rates the batch from the store without it."""
+
+    def __init__(self, arrival: Arrival, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.arrival = arrival
+        self.error = error
+
+    def dead_letter_reason(self) -> tuple[str, str]:
+        return ErrorClass.RATING_ERROR, f"the rating core failed: {self}"[:1000]
+
+
 class BatchRater:
     """Decodes, checks and rates one partition's inputs (stateless between batches: the
     accounts come from the store, the order from `rater.pipeline.align`)."""
@@ -143,6 +156,24 @@ class BatchRater:
                 return Arrival(BAD, m, problem, key)
             return Arrival(item.start_time, m, item, key)
         return Arrival(item.time, m, item, key)
+
+    def without(self, arrivals: list[Arrival], poison: PoisonInput) -> list[Arrival]:
+        """The same arrivals, the poison one turned into a dead letter in its place."""
+        bad = poison.arrival
+        return [a if a is not bad else self.poisoned(a, poison) for a in arrivals]
+
+    def poisoned(self, a: Arrival, poison: PoisonInput) -> Arrival:
+        """An arrival the core raised on, as a dead letter (with its bytes, offline too)."""
+        m = a.msg
+        if m.value is None:
+            it = a.item
+            value = (
+                self.codecs.encode_usage(it)
+                if isinstance(it, UsageRecord)
+                else self.codecs.encode_command(cast(Command | Tick, it))
+            )
+            m = m._replace(value=value)
+        return Arrival(BAD, m, poison.dead_letter_reason(), a.key)
 
     # -- rate --------------------------------------------------------------------------
 
@@ -219,14 +250,20 @@ class BatchRater:
                 for k in sorted(accounts):
                     due_acct = accounts[k]
                     before = due_acct.next_due
-                    tick_out = apply(due_acct, cast(Tick, it))
+                    try:
+                        tick_out = apply(due_acct, cast(Tick, it))
+                    except Exception as e:
+                        raise PoisonInput(a, e) from e
                     if tick_out.events or due_acct.next_due != before:
                         changed[k] = due_acct  # a rollover may change state silently
                     self._emit(res, tick_out.events)
                 res.outcomes[(m.topic, "tick")] += 1
                 continue
             item = cast(UsageRecord | Command, it)
-            outcome = apply(accounts.get(akey), item)
+            try:
+                outcome = apply(accounts.get(akey), item)
+            except Exception as e:  # a bug in the core: never a stalled partition
+                raise PoisonInput(a, e) from e
             status = outcome.status
             if status is Status.UNKNOWN_SUBSCRIBER:
                 self._dead(

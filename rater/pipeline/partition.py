@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rater.core.state import Account
 from rater.pipeline.align import Aligner, Arrival
-from rater.pipeline.batch import BatchRater, BatchResult
+from rater.pipeline.batch import BatchRater, BatchResult, PoisonInput
 from rater.pipeline.messages import InMessage
 from rater.store.base import PartitionCommit, Store
 from rater.store.outbox import pack_messages
@@ -48,6 +48,10 @@ class PartitionRun:
     accounts: dict[str, Account] = field(default_factory=dict)
     cold: dict[str, bytes] = field(default_factory=dict)  # stored cold bytes per account
     waiting_since: float | None = None  # monotonic s since the aligner waits on a topic
+    # the store returns accounts as committed (Redis, an isolated memory store), so a
+    # batch can be rated again from it after the core raised on one of its inputs
+    can_reload: bool = True
+    poisoned: int = 0  # inputs on which the core raised, dead-lettered
 
     def push(self, batch: BatchRater, msgs: list[InMessage], usage_topic: str, now: int) -> None:
         """Decode, check and queue consumed messages, skipping those below the watermark
@@ -112,12 +116,26 @@ class PartitionRun:
         if not ready and new_wm == self.watermark:
             return None
         n = self.n
-        res = batch.rate(
-            ready,
-            lambda keys: self.load(store, keys),
-            lambda until: store.due_keys(n, until),
-            lambda wanted: store.seen_among(n, wanted),
-        )
+        while True:
+            try:
+                res = batch.rate(
+                    ready,
+                    lambda keys: self.load(store, keys),
+                    lambda until: store.due_keys(n, until),
+                    lambda wanted: store.seen_among(n, wanted),
+                )
+                break
+            except PoisonInput as poison:
+                # The core raised on one input, part-way through changing its account.
+                # The cache holds that half-changed account: drop it and rate the same
+                # inputs again from what the store holds, the poison one dead-lettered
+                # in its place (deterministic: the others rate exactly as before).
+                if not self.can_reload:
+                    raise
+                self.accounts.clear()
+                self.cold.clear()
+                ready = batch.without(ready, poison)
+                self.poisoned += 1
         old = self.watermark
         commit = PartitionCommit(
             epoch=self.epoch,
