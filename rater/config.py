@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)
     max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter
+    # a dead letter's encoded size at most (a large original is cut, its length and
+    # SHA-256 kept): below the dead-letter topic's max.message.bytes
+    dead_letter_max_bytes: int = Field(900_000, ge=16_384)
     metrics_port: int = Field(9400, ge=0, le=65535)  # 0: no HTTP endpoint
     metrics_host: str = "127.0.0.1"
     schema_registry_url: str | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from rater.codec.errors import ErrorClass, preview
-from rater.core.inputs import UsageRecord
+from rater.core.inputs import Command, Tick, UsageRecord
 
 MAX_BYTES_PER_RECORD: Final = 1 << 40  # 1 TiB in one record
 MAX_DURATION_S: Final = 48 * 3600
@@ -103,3 +103,40 @@ def _int(v: int) -> str:
     if -_SHOWN_INT < v < _SHOWN_INT:
         return str(v)
     return f"<{v.bit_length()}-bit int>"
+
+
+MAX_COMMAND_ID_LEN: Final = 128
+MAX_PRODUCT_LEN: Final = 64  # plan and pack codes
+
+
+def check_command(cmd: Command | Tick) -> tuple[str, str] | None:
+    """None if `cmd` is within limits, else (INVALID_VALUE, message). Bounds every string
+    a command carries into the outputs (ids, MSISDNs, product codes), so that no command
+    can make an event larger than the broker accepts. Whether the codes exist is the
+    core's business (a rejected order)."""
+    if isinstance(cmd, Tick):
+        return None
+    cid = cmd.command_id
+    if not cid:
+        return _INVALID, "empty command_id"
+    if len(cid) > MAX_COMMAND_ID_LEN:
+        return _INVALID, _too_long("command_id", cid, MAX_COMMAND_ID_LEN)
+    for name in ("msisdn", "owner", "member"):
+        v = getattr(cmd, name, None)
+        if v is None:
+            continue
+        if not v and name == "msisdn":
+            return _INVALID, f"command {cid}: empty msisdn"
+        if len(v) > MAX_MSISDN_LEN:
+            return _INVALID, f"command {cid}: " + _too_long(name, v, MAX_MSISDN_LEN)
+    for name in ("plan", "product"):
+        v = getattr(cmd, name, None)
+        if isinstance(v, str) and len(v) > MAX_PRODUCT_LEN:
+            return _INVALID, f"command {cid}: " + _too_long(name, v, MAX_PRODUCT_LEN)
+    for p in getattr(cmd, "packs", ()):
+        if len(p) > MAX_PRODUCT_LEN:
+            return _INVALID, f"command {cid}: " + _too_long("packs", p, MAX_PRODUCT_LEN)
+    home = getattr(cmd, "home_province", None)
+    if isinstance(home, str) and len(home) > MAX_PROVINCE_LEN:
+        return _INVALID, f"command {cid}: " + _too_long("home_province", home, MAX_PROVINCE_LEN)
+    return None

@@ -185,6 +185,7 @@ class OfflineRun:
     topics: Topics = field(default_factory=Topics)
     partitions: int = 4
     max_future_ms: int = 24 * 3_600_000
+    dead_letter_max_bytes: int = 900_000
     chunk: int = 5_000  # records read before the partitions rate them (memory per chunk)
     store: MemoryStore = field(default_factory=lambda: MemoryStore(isolated=False))
     summary: Summary = field(default_factory=Summary)
@@ -195,7 +196,11 @@ class OfflineRun:
     def __post_init__(self) -> None:
         self.router = Router(self.partitions)
         self.batch = BatchRater(
-            self.rater, self.topics, self.max_future_ms, encode_output=event_line_bytes
+            self.rater,
+            self.topics,
+            self.max_future_ms,
+            encode_output=event_line_bytes,
+            dead_letter_max_bytes=self.dead_letter_max_bytes,
         )
         self.runs = [
             PartitionRun(

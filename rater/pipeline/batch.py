@@ -18,9 +18,9 @@ from typing import cast
 
 from rater import metrics
 from rater.codec.codecs import PLAIN, WireCodecs
-from rater.codec.deadletter import DeadLetter, dead_letter_for
+from rater.codec.deadletter import MAX_DEAD_LETTER_BYTES, DeadLetter, dead_letter_for
 from rater.codec.errors import DecodeError, ErrorClass
-from rater.codec.validate import check_usage
+from rater.codec.validate import check_command, check_usage
 from rater.config import Topics
 from rater.core.engine import Rater, Status
 from rater.core.events import (
@@ -116,7 +116,9 @@ class BatchRater:
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         codecs: WireCodecs = PLAIN,
         encode_output: Callable[[Event], bytes] | None = None,
+        dead_letter_max_bytes: int = MAX_DEAD_LETTER_BYTES,
     ) -> None:
+        self.dead_letter_max_bytes = dead_letter_max_bytes
         self.codecs = codecs
         self.rater = rater
         self.topics = topics
@@ -141,7 +143,7 @@ class BatchRater:
             cmd = self.codecs.decode_command(m.value or b"")
             if isinstance(cmd, Tick):
                 return Arrival(cmd.time, m, cmd, None)
-            return Arrival(cmd.time, m, cmd, m.key.decode() if m.key else account_key(cmd))
+            return self.checked(m, cmd, m.key.decode() if m.key else account_key(cmd), now)
         except DecodeError as e:
             return Arrival(BAD, m, e, None)
         except UnicodeDecodeError:
@@ -155,6 +157,9 @@ class BatchRater:
             if problem is not None:
                 return Arrival(BAD, m, problem, key)
             return Arrival(item.start_time, m, item, key)
+        problem = check_command(item)
+        if problem is not None:
+            return Arrival(BAD, m, problem, key)
         return Arrival(item.time, m, item, key)
 
     def without(self, arrivals: list[Arrival], poison: PoisonInput) -> list[Arrival]:
@@ -188,7 +193,16 @@ class BatchRater:
                 payload = self.codecs.encode_command(cast(Command | Tick, it))
             else:
                 payload = b""
-        dl = dead_letter_for(payload, m.key, m.topic, m.partition, m.offset, error, m.timestamp)
+        dl = dead_letter_for(
+            payload,
+            m.key,
+            m.topic,
+            m.partition,
+            m.offset,
+            error,
+            m.timestamp,
+            max_bytes=self.dead_letter_max_bytes,
+        )
         res.dead_letters[dl.error_class] += 1
         res.outcomes[(m.topic, "dead_letter")] += 1
         res.dead.append(dl)

@@ -100,7 +100,11 @@ class StreamRater:
         self.rater = rater
         self.store = store
         self.batch = BatchRater(
-            rater, settings.topics, settings.max_future_ms, codecs=wire_codecs(settings)
+            rater,
+            settings.topics,
+            settings.max_future_ms,
+            codecs=wire_codecs(settings),
+            dead_letter_max_bytes=settings.dead_letter_max_bytes,
         )
         self.health = health or metrics.Health()
         self.stop = threading.Event()

@@ -236,3 +236,24 @@ def test_preview_and_clip_text() -> None:
     assert preview("a\nb", 2) == "'a\\n'..."
     assert clip_text("abc", 3) == "abc"
     assert clip_text("abcd", 3) == "abc... (4 chars)"
+
+
+def test_commands_carry_no_string_the_outputs_could_not_hold() -> None:
+    from rater.codec.validate import check_command
+    from rater.core.inputs import NewSubscriber, OrderProduct, Tick
+
+    ok = NewSubscriber("c1", "13800000001", 0, "P58", 1, "GD", packs=("N2G",))
+    assert check_command(ok) is None
+    assert check_command(Tick(0)) is None
+    huge = "1" * 500_000
+    for bad, field in (
+        (NewSubscriber("c1", huge, 0, "P58", 1, "GD"), "msisdn"),
+        (NewSubscriber("c1", "13800000001", 0, "P58", 1, "GD", owner=huge), "owner"),
+        (NewSubscriber("c1", "13800000001", 0, "P" * 65, 1, "GD"), "plan"),
+        (NewSubscriber("c1", "13800000001", 0, "P58", 1, "GD", packs=("X" * 65,)), "packs"),
+        (OrderProduct("c" * 129, "13800000001", 0, "N2G"), "command_id"),
+        (OrderProduct("c1", "", 0, "N2G"), "msisdn"),
+    ):
+        found = check_command(bad)
+        assert found is not None and found[0] == "INVALID_VALUE", field
+        assert field in found[1] and len(found[1]) < 300
