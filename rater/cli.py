@@ -33,13 +33,17 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
-def _time(value: str | None) -> int | None:
+def _time(value: str | None, option: str = "--until") -> int | None:
+    """A time option: ISO-8601 with a UTC offset; without one it is refused, not guessed."""
     if value is None:
         return None
     try:
         return to_ms(value)
     except ValueError:
-        _fail(f"--until: not an ISO-8601 time with offset: {value!r}")
+        _fail(
+            f"{option}: {value!r} is not an ISO-8601 time with a UTC offset "
+            "(e.g. 2026-05-01T00:00:00+08:00)"
+        )
     return None
 
 
@@ -265,10 +269,13 @@ def topics(
     partitions: Annotated[int | None, typer.Option(help="partitions per topic")] = None,
 ) -> None:
     """Create the input and output topics if they are missing."""
-    from rater.stream.kafka import ensure_topics
+    from rater.stream.kafka import TopicsMismatch, ensure_topics
 
     s = _settings(config)
-    ensure_topics(s, partitions)
+    try:
+        ensure_topics(s, partitions)
+    except TopicsMismatch as e:
+        _fail(str(e))
     typer.echo(
         f"topics ready at {s.kafka_bootstrap_servers}: "
         f"{', '.join(s.topics.inputs() + s.topics.outputs())}"
@@ -322,7 +329,7 @@ def tick(
     from rater.stream.tools import send_tick
 
     s = _settings(config)
-    n, t = send_tick(s, _time(at))
+    n, t = send_tick(s, _time(at, "--at"))
     typer.echo(f"tick {t} sent to {n} partitions of {s.topics.commands}")
 
 

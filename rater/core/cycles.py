@@ -63,8 +63,13 @@ def next_midnight(t: int, offset_ms: int) -> int:
 
 
 def to_ms(iso: str) -> int:
-    """ISO-8601 with an offset (or Z) to epoch ms; for tests, examples and the CLI."""
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    """ISO-8601 with an offset (or Z) to epoch ms; for tests, examples and the CLI. A time
+    without an offset is refused (ValueError), never guessed: the one rule for every
+    time a person writes (command options, subscribers and usage files)."""
+    dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError(f"time {iso!r} has no UTC offset (write e.g. {iso}+08:00)")
+    return int(dt.timestamp() * 1000)
 
 
 def from_ms(t: int, offset_ms: int = 0) -> str:

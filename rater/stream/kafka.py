@@ -139,11 +139,34 @@ def admin_config(s: Settings) -> dict[str, Any]:
     return {"bootstrap.servers": s.kafka_bootstrap_servers, **s.kafka}
 
 
+class TopicsMismatch(RuntimeError):
+    """Topics exist with partition counts that break co-partitioning (or differ from
+    the count asked for): usage and commands of one account would meet in different
+    partitions, so the rater refuses to go on."""
+
+
 def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 30.0) -> None:
-    """Create the input and output topics if missing (inputs co-partitioned)."""
-    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    n = partitions or s.partitions
+    """Create the input and output topics if missing, with `partitions` (default: the
+    setting). Refuses (TopicsMismatch) when the input topics exist with different
+    partition counts from each other, or from `partitions` when it is given."""
+    admin = AdminClient(admin_config(s))
+    existing = admin.list_topics(timeout=timeout).topics
+    counts = {t: len(existing[t].partitions) for t in s.topics.inputs() if t in existing}
+    if len(set(counts.values())) > 1:
+        raise TopicsMismatch(
+            "input topics are not co-partitioned: "
+            + ", ".join(f"{t} has {n}" for t, n in sorted(counts.items()))
+            + "; an account's usage and commands must meet in one partition"
+        )
+    if partitions is not None:
+        wrong = {t: n for t, n in counts.items() if n != partitions}
+        if wrong:
+            raise TopicsMismatch(
+                ", ".join(f"{t} exists with {n} partitions" for t, n in sorted(wrong.items()))
+                + f", not {partitions}: increasing them moves accounts between partitions "
+                "(and their state with them); create new topics and replay instead"
+            )
+    n = next(iter(counts.values()), None) or partitions or s.partitions
     wanted = [t for t in s.topics.inputs() + s.topics.outputs() if t not in existing]
     if not wanted:
         return
