@@ -12,6 +12,7 @@ import typer
 
 from rater.catalog import CatalogError, load_catalog
 from rater.core.cycles import to_ms
+from rater.stream.deadletters import deadletters_app
 from rater.subscribers import SubscribersError, load_subscribers, to_commands
 
 if TYPE_CHECKING:
@@ -19,10 +20,14 @@ if TYPE_CHECKING:
     from rater.core.inputs import Command, Tick
 
 app = typer.Typer(
-    help="rater: usage rating for mobile operators.", no_args_is_help=True, add_completion=False
+    help="rater: usage rating for mobile operators.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 bench_app = typer.Typer(help="Benchmarks (figures, not pass/fail).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(deadletters_app, name="deadletters")
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", help="catalog YAML file")]
 SubsOpt = Annotated[Path, typer.Option("--subscribers", help="subscribers YAML file")]
@@ -76,6 +81,7 @@ def simulate(
     from rater.jobs.offline import simulate as run_sim
 
     s = _settings(config)
+    _refuse_bad_inputs(catalog, subscribers, commands)
     try:
         cat = load_catalog(catalog)
         cmds: list[Command | Tick] = list(to_commands(load_subscribers(subscribers)))
@@ -84,7 +90,9 @@ def simulate(
     except (CatalogError, SubscribersError, CommandsError) as e:
         _fail(str(e))
     if not usage.is_file():
-        _fail(f"{usage}: no such file")
+        _fail(
+            f"--usage {usage}: " + ("a directory, not a file" if usage.is_dir() else "no such file")
+        )
     # a file, rewindable: a run starts over if the core raises on an input (a bug)
     sink: IO[bytes] = out.open("wb") if out else tempfile.TemporaryFile()  # noqa: SIM115
     dead = dead_letters.open("wb") if dead_letters else None
@@ -109,6 +117,42 @@ def simulate(
         if dead is not None:
             dead.close()
     typer.echo(summary.text(), err=True)
+
+
+@app.command()
+def check(
+    catalog: CatalogOpt,
+    subscribers: SubsOpt,
+    usage: Annotated[
+        Path | None, typer.Option("--usage", help="usage: JSON lines or Avro container")
+    ] = None,
+    commands: Annotated[
+        Path | None, typer.Option("--commands", help="more commands, JSON lines")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check the input files against each other: every problem with its file and line,
+    exit 1 if there is any."""
+    from rater.check import check_files, format_problems, summary_line
+
+    s = _settings(config)
+    problems = check_files(catalog, subscribers, usage, commands, max_future_ms=s.max_future_ms)
+    if problems:
+        typer.echo(format_problems(problems), err=True)
+        typer.echo(summary_line(problems), err=True)
+        raise typer.Exit(1)
+    checked = [str(p) for p in (catalog, subscribers, commands, usage) if p is not None]
+    typer.echo(f"ok: {', '.join(checked)}")
+
+
+def _refuse_bad_inputs(catalog: Path, subscribers: Path, commands: Path | None = None) -> None:
+    """`rater check` of the catalog, subscribers and commands files (not the usage: its
+    bad records are dead-lettered by design); exit 2 with every problem if any."""
+    from rater.check import check_files, format_problems, summary_line
+
+    problems = check_files(catalog, subscribers, commands_path=commands)
+    if problems:
+        _fail(f"{summary_line(problems)}:\n{format_problems(problems)}")
 
 
 @bench_app.command("core")
@@ -283,11 +327,16 @@ def topics(
 
 
 @app.command()
-def load(subscribers: SubsOpt, config: ConfigOpt = None) -> None:
+def load(
+    subscribers: SubsOpt,
+    config: ConfigOpt = None,
+    catalog: Annotated[Path | None, typer.Option(help="catalog YAML (overrides config)")] = None,
+) -> None:
     """Turn a subscribers file into commands on the command topic (the bootstrap)."""
     from rater.stream.tools import produce_commands
 
-    s = _settings(config)
+    s = _settings(config, catalog=catalog)
+    _refuse_bad_inputs(s.catalog, subscribers)
     try:
         cmds = to_commands(load_subscribers(subscribers))
     except SubscribersError as e:
@@ -336,16 +385,15 @@ def tick(
 @app.command()
 def balance(msisdn: str, config: ConfigOpt = None) -> None:
     """A subscriber's buckets, used and remaining, cycle and throttle state (from Redis)."""
-    import redis
 
     from rater.report import balance_text
-    from rater.store.redis import RedisStore
+    from rater.store.redis import RedisStore, redis_client
     from rater.stream.kafka import partition_count
     from rater.stream.tools import read_balance
 
     s = _settings(config)
     url = s.redis_url.get_secret_value()
-    client = redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
+    client = redis_client(url, s.redis_cluster)
     found = read_balance(
         RedisStore(client, s.namespace), partition_count(s, s.topics.usage), msisdn
     )
@@ -391,8 +439,38 @@ def report(
             balance(spec.msisdn, config)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show a traceback on errors")] = False,
+) -> None:
+    """rater: usage rating for mobile operators. Exit codes: 0 done, 1 problems found,
+    2 refused (bad option, file or input), 3 Kafka or Redis unavailable, 4 a bug."""
+
+
 def main() -> None:
-    app()
+    """The `rater` command: an error is one line on stderr with an exit code
+    (rater/errors.py), a traceback only with --debug."""
+    import os
+
+    from rater.errors import describe
+
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as e:
+        if debug:
+            raise
+        code, line = describe(
+            e,
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""),
+            os.environ.get("REDIS_URL", ""),
+        )
+        typer.echo(f"error: {line}", err=True)
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

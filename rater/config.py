@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # A partition's usage waits for its commands (and back) to apply both in event-time
     # order; past this wait, what has arrived is applied (rater.pipeline.align).
     align_max_wait_ms: int = Field(2000, ge=0)
+    # a lost Kafka or Redis is retried (sessions restarted, growing pauses) for this long
+    # without one good turn of the loop; then `rater run` exits 3 with the reason
+    dependency_retry_s: float = Field(120.0, ge=0)
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)
     max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter

@@ -17,7 +17,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import redis
 from confluent_kafka import Consumer, TopicPartition
 
 from rater.bench import stream as st
@@ -25,6 +24,7 @@ from rater.catalog import load_catalog
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.gc_tuning import tune_gc
+from rater.store.redis import redis_client
 
 
 @dataclass
@@ -60,9 +60,7 @@ def _worker(
     """One worker process: the real rater or the passthrough, draining with a gate."""
     s = s.model_copy(update={"instance_id": f"{s.instance_id}-w{index}"})
     url = s.redis_url.get_secret_value()
-    rclient: Any = (
-        redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
-    )
+    rclient: Any = redis_client(url, s.redis_cluster)
     proc: st.TimedRater | st.Passthrough
     if kind == "rater":
         store = st.TimedStore(rclient, s.namespace)

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import redis
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -60,7 +59,7 @@ from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
 from rater.gc_tuning import tune_gc
 from rater.store.base import PartitionCommit
-from rater.store.redis import RedisStore
+from rater.store.redis import RedisStore, redis_client
 from rater.stream.kafka import (
     admin_config,
     at_end,
@@ -858,9 +857,7 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     s = bench_settings(base if base is not None else load_settings(), run_id, opts)
     url = s.redis_url.get_secret_value()
-    rclient: Any = (
-        redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
-    )
+    rclient: Any = redis_client(url, s.redis_cluster)
     pt_sink = f"{run_id}.pt.charges"
     topics = [*s.topics.inputs(), *s.topics.outputs(), pt_sink]
     groups = [s.group_id, f"{run_id}-pt", f"{s.group_id}-collector", f"{s.group_id}-probe"]

@@ -99,6 +99,10 @@ class Store(Protocol):
         Returns the cold bytes stored now per account (to remember once it succeeded)."""
         ...
 
+    def ping(self) -> None:
+        """Raise if the store cannot be reached (an idle member checks now and then)."""
+        ...
+
 
 class TxnStatus(Enum):
     STARTED = "started"

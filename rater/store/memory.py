@@ -119,6 +119,9 @@ class MemoryStore:
         self.commits += 1
         return {}
 
+    def ping(self) -> None:
+        return None
+
     # -- reading a whole run back (reports, tests) -------------------------------------
 
     def accounts(self) -> dict[str, Account]:

@@ -32,6 +32,7 @@ import orjson
 import redis
 
 from rater.core.state import Account, split_hot, with_hot
+from rater.errors import Refused
 from rater.store.base import Fenced, PartitionCommit, WatermarkMismatch
 
 __all__ = ["Fenced", "RedisStore", "WatermarkMismatch"]
@@ -100,6 +101,15 @@ return 'OK'
 """
 
 
+def redis_client(url: str, cluster: bool = False) -> Any:
+    """A client for `url` (standalone or Cluster); a URL it cannot use is refused with
+    the setting's name, not a traceback."""
+    try:
+        return redis.RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+    except ValueError as e:
+        raise Refused(f"REDIS_URL (redis_url) {url.split('@')[-1]!r}: {e}") from None
+
+
 class RedisStore:
     """Partition-scoped state in Redis (standalone or Cluster client); implements
     `rater.store.base.Store`."""
@@ -108,6 +118,9 @@ class RedisStore:
         self.r: Any = client
         self.ns = namespace
         self._commit = client.register_script(_COMMIT)
+
+    def ping(self) -> None:
+        self.r.ping()
 
     def tag(self, partition: int) -> str:
         return f"{{{self.ns}:{partition}}}"

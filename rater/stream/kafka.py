@@ -15,6 +15,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from rater.config import Settings
+from rater.errors import Refused, kafka_logger
 
 # Java's default partitioner: a Java producer and this one put a key in the same partition.
 PARTITIONER = "murmur2_random"
@@ -31,6 +32,7 @@ def producer_config(s: Settings, transactional_id: str | None = None) -> dict[st
         # librdkafka's 100 ms default stalls commits on CONCURRENT_TRANSACTIONS retries
         "retry.backoff.ms": 20,
     }
+    conf["logger"] = kafka_logger()
     if transactional_id is not None:
         conf["transactional.id"] = transactional_id
         conf["transaction.timeout.ms"] = s.transaction_timeout_ms
@@ -52,6 +54,7 @@ def consumer_config(s: Settings, group_id: str | None = None) -> dict[str, Any]:
         "heartbeat.interval.ms": 1_000,
         "max.poll.interval.ms": 300_000,
         "fetch.wait.max.ms": 50,
+        "logger": kafka_logger(),
     }
     conf.update(s.kafka)
     return conf
@@ -136,10 +139,10 @@ def at_end(
 def admin_config(s: Settings) -> dict[str, Any]:
     """The admin client's settings: the bootstrap servers and the extra librdkafka
     settings (security, timeouts) the other clients get."""
-    return {"bootstrap.servers": s.kafka_bootstrap_servers, **s.kafka}
+    return {"bootstrap.servers": s.kafka_bootstrap_servers, "logger": kafka_logger(), **s.kafka}
 
 
-class TopicsMismatch(RuntimeError):
+class TopicsMismatch(Refused):
     """Topics exist with partition counts that break co-partitioning (or differ from
     the count asked for): usage and commands of one account would meet in different
     partitions, so the rater refuses to go on."""
@@ -182,10 +185,33 @@ def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 3
                 raise
 
 
+def check_topics(s: Settings, timeout: float = 30.0) -> int:
+    """Before `rater run`: the input topics exist and are co-partitioned; returns their
+    partition count. Refused otherwise (a rater on missing topics would only spin)."""
+    admin = AdminClient(admin_config(s))
+    existing = admin.list_topics(timeout=timeout).topics
+    missing = [t for t in s.topics.inputs() + s.topics.outputs() if t not in existing]
+    if missing:
+        raise Refused(
+            f"topic(s) {', '.join(missing)} not found at {s.kafka_bootstrap_servers}: create "
+            "them with `rater topics` (or check the topic names in the settings)"
+        )
+    counts = {t: len(existing[t].partitions) for t in s.topics.inputs()}
+    if len(set(counts.values())) > 1:
+        raise TopicsMismatch(
+            "input topics are not co-partitioned: "
+            + ", ".join(f"{t} has {n}" for t, n in sorted(counts.items()))
+        )
+    return next(iter(counts.values()))
+
+
 def partition_count(s: Settings, topic: str, timeout: float = 10.0) -> int:
-    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
+    admin = AdminClient(admin_config(s))
     md = admin.list_topics(topic, timeout=timeout)
     t = md.topics.get(topic)
     if t is None or t.error is not None:
-        raise RuntimeError(f"topic {topic} not found at {s.kafka_bootstrap_servers}")
+        raise Refused(
+            f"topic {topic} not found at {s.kafka_bootstrap_servers}: create the topics with "
+            "`rater topics` (or check the topic names in the settings)"
+        )
     return len(t.partitions)

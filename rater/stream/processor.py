@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+import redis
 from confluent_kafka import (
     OFFSET_INVALID,
     Consumer,
@@ -56,24 +57,35 @@ from rater import metrics
 from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
+from rater.errors import Unavailable
 from rater.gc_tuning import tune_gc
 from rater.pipeline.batch import BatchRater, BatchResult
 from rater.pipeline.messages import InMessage, OutMessage, new_in_message
 from rater.pipeline.partition import PartitionRun, Prepared
 from rater.store.base import BatchTxn, Fenced, Store, WatermarkMismatch
 from rater.store.outbox import unpack_messages
-from rater.store.redis import RedisStore
+from rater.store.redis import RedisStore, redis_client
 from rater.stream import faults
 from rater.stream.kafka import (
     admin_config,
     at_end,
     caught_up,
+    check_topics,
     consumer_config,
     leave_group,
     producer_config,
 )
 
 log = logging.getLogger("rater.stream")
+
+# errors after which a session starts over (a lost broker or Redis, a lost transaction)
+RESTARTABLE: tuple[type[Exception], ...] = (
+    KafkaException,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    Fenced,
+    WatermarkMismatch,
+)
 
 
 @dataclass(slots=True)
@@ -112,6 +124,8 @@ class StreamRater:
         self.consumer: Consumer | None = None
         self.producer: Producer | None = None
         self._lag_at = 0.0
+        self._ping_at = 0.0
+        self._turned = False  # the loop made one good turn since the session opened
         self._writer_pool: ThreadPoolExecutor | None = None  # Redis writes (step 4)
         self._committer_pool: ThreadPoolExecutor | None = None  # Kafka commits (step 5)
         self._committing: Committing | None = None
@@ -141,7 +155,10 @@ class StreamRater:
             except (KafkaException, RuntimeError) as e:
                 log.warning("consumer close: %s", e)
         if self.producer is not None:
-            self.producer.flush(10)
+            try:
+                self.producer.flush(10)
+            except KafkaException as e:  # a fenced or failed producer: nothing to flush
+                log.warning("producer flush: %s", e)
         self.consumer = self.producer = None
         for pool in (self._writer_pool, self._committer_pool):
             if pool is not None:
@@ -498,32 +515,53 @@ class StreamRater:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def run(self, drain: bool = False, max_restarts: int = 20) -> None:
-        """Run until SIGTERM/SIGINT (or, with `drain`, until the inputs are all applied)."""
-        restarts = 0
+    def run(self, drain: bool = False) -> None:
+        """Run until SIGTERM/SIGINT (or, with `drain`, until the inputs are all applied).
+
+        A lost dependency (Kafka, Redis) or a lost partition restarts the session from
+        what Kafka and the store hold, with a growing pause (0.2 s doubling up to 30 s),
+        not ready meanwhile. Past `dependency_retry_s` without one good turn of the loop,
+        it gives up: `Unavailable`, with the last error (exit code 3)."""
+        failing_since: float | None = None
+        attempt = 0
         while not self.stop.is_set():
             self._open()
             try:
                 self._loop(drain)
                 return
-            except (KafkaException, Fenced, WatermarkMismatch) as e:
-                restarts += 1
-                log.warning("session restart %d after: %s", restarts, e)
-                if restarts > max_restarts:
-                    raise
-                time.sleep(min(5.0, 0.2 * restarts))
+            except RESTARTABLE as e:
+                now = time.monotonic()
+                if self._turned:
+                    failing_since, attempt = now, 0  # it worked for a while: start over
+                elif failing_since is None:
+                    failing_since = now
+                attempt += 1
+                waited = now - failing_since
+                if waited > self.s.dependency_retry_s:
+                    raise Unavailable(
+                        f"gave up after {attempt} attempts over {waited:.0f} s "
+                        f"(dependency_retry_s {self.s.dependency_retry_s}): {e}"
+                    ) from e
+                pause = min(30.0, 0.2 * 2 ** (attempt - 1))
+                log.warning("session restart %d in %.1f s after: %s", attempt, pause, e)
+                self.stop.wait(pause)
             finally:
                 self._close()
 
     def _loop(self, drain: bool) -> None:
         assert self.consumer is not None
+        self._turned = False
         while not self.stop.is_set():
             msgs = self.consumer.consume(self.s.batch_size, self.s.batch_timeout_s)
-            self.health.ready = True  # in the group and turning: idle members are ready too
             self._recover()
             self._measure_lag()
             if msgs or self._pending():
                 self.process(msgs)
+            else:
+                self._ping()
+            # in the group and turning, the store answering: idle members are ready too
+            self.health.ready = True
+            self._turned = True
             self.health.heartbeat()
             # A drain ends after an empty consume() or, sooner, after a short batch that
             # brought every owned partition to the end the consumer knows of.
@@ -535,6 +573,14 @@ class StreamRater:
                     log.info("drained: every owned input partition is at its end")
                     return
         self._await_commit()  # stopping: the last batch is committed before we leave
+
+    def _ping(self, every_s: float = 5.0) -> None:
+        """An idle member asks the store now and then, so that it is not ready (and
+        restarts) while the store is down, rather than finding out at the next record."""
+        now = time.monotonic()
+        if now - self._ping_at >= every_s:
+            self._ping_at = now
+            self.store.ping()
 
     def _measure_lag(self, every_s: float = 5.0) -> None:
         """Input messages not yet applied, per owned partition (for alerts and autoscaling)."""
@@ -586,15 +632,13 @@ def _settle(pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]
 
 def run_service(settings: Settings, drain: bool = False) -> None:
     """Build the service from settings and run it (the body of `rater run`)."""
-    import redis
 
     from rater.catalog import load_catalog
 
     catalog = load_catalog(settings.catalog)
+    check_topics(settings)
     url = settings.redis_url.get_secret_value()
-    client: Any = (
-        redis.RedisCluster.from_url(url) if settings.redis_cluster else redis.Redis.from_url(url)
-    )
+    client: Any = redis_client(url, settings.redis_cluster)
     health = metrics.Health()
     server = (
         metrics.serve(settings.metrics_host, settings.metrics_port, health)

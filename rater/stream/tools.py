@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import redis
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -19,7 +18,7 @@ from rater.config import Settings
 from rater.core.inputs import Command, Tick, UsageRecord
 from rater.core.state import Account
 from rater.routing import Router
-from rater.store.redis import RedisStore
+from rater.store.redis import RedisStore, redis_client
 from rater.stream.kafka import admin_config, partition_count, producer_config
 
 
@@ -197,7 +196,7 @@ def remove_run(s: Settings, client: Any | None = None) -> int:
     if client is not None:
         return delete_namespace(client, s.namespace)
     url = s.redis_url.get_secret_value()
-    own: Any = redis.RedisCluster.from_url(url) if s.redis_cluster else redis.Redis.from_url(url)
+    own: Any = redis_client(url, s.redis_cluster)
     try:
         return delete_namespace(own, s.namespace)
     finally:

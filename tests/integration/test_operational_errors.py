@@ -1,0 +1,88 @@
+"""Operational errors end in one clear line and a documented exit code, never in a
+traceback or hundreds of librdkafka lines (rater/errors.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rater.config import Settings, Topics
+from rater.stream.kafka import ensure_topics
+from tests.integration import streamkit
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rater(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, str, float]:
+    t0 = time.monotonic()
+    p = subprocess.run(
+        [sys.executable, "-m", "rater.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return p.returncode, p.stdout + p.stderr, time.monotonic() - t0
+
+
+def _topics_env(s: Settings) -> dict[str, str]:
+    return {f"RATER_TOPICS__{f.upper()}": getattr(s.topics, f) for f in Topics.model_fields}
+
+
+def test_rater_run_retries_a_lost_redis_then_exits_3_with_the_reason(
+    kafka_bootstrap: str, redis_url: str
+) -> None:
+    run = f"ops-{uuid.uuid4().hex[:8]}"
+    s = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        redis_url=redis_url,
+        group_id=run,
+        namespace=run,
+        metrics_port=0,
+        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
+    )
+    streamkit.RUNS.append(s)
+    ensure_topics(s)
+    env = {
+        **_topics_env(s),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there
+        "RATER_GROUP_ID": run,
+        "RATER_METRICS_PORT": "0",
+        "RATER_DEPENDENCY_RETRY_S": "3",
+    }
+    code, out, took = _rater(["run", "--drain"], env)
+    assert code == 3, out
+    assert "Traceback" not in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("error: gave up after") and "127.0.0.1:1" in last, out
+    assert "session restart" in out  # it did retry, with pauses
+    assert took < 60
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "text"),
+    [
+        (["report"], {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, 3, "is Kafka running?"),
+        (["balance", "13800000001"], {"REDIS_URL": "http://nope"}, 2, "REDIS_URL"),
+        (["balance", "13800000001"], {"RATER_TOPICS__USAGE": "no.such.topic"}, 2, "rater topics"),
+        (["run", "--drain"], {"RATER_TOPICS__USAGE": "no.such.topic"}, 2, "rater topics"),
+    ],
+)
+def test_a_lost_or_misnamed_dependency_is_one_line(
+    kafka_bootstrap: str, args: list[str], env: dict[str, str], code: int, text: str
+) -> None:
+    got, out, _ = _rater(args, {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, **env}, timeout=90)
+    assert got == code, out
+    assert "Traceback" not in out
+    assert text in out.strip().splitlines()[-1]
+    assert len(out.strip().splitlines()) <= 5, out
