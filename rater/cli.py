@@ -365,7 +365,8 @@ def produce(
     router.learn(cmds)
     n, bad = produce_usage(s, read_usage(usage), router.directory)
     for b in bad:
-        typer.echo(f"{b.source}:{b.line}: not sent: {b.reason}", err=True)
+        where = f"{b.source}:{b.line}" if b.line else b.source
+        typer.echo(f"{where}: not sent: {b.reason}", err=True)
     typer.echo(f"{n} usage records sent to {s.topics.usage}")
 
 

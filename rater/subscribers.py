@@ -171,7 +171,7 @@ class NotText:
 def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The node tree (lines, the text as written) and the data of a YAML document.
     libyaml's loader when PyYAML has it (its wheels do): the same safe subset, 50 000
-    subscribers in about 2 s instead of 20. Raises yaml.YAMLError."""
+    subscribers in about 9 s instead of 20 (measured). Raises yaml.YAMLError."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()

@@ -255,6 +255,8 @@ class BatchRater:
         topic_of = self._event_topic
         encode_event = self.encode_event
         apply = self.rater.apply
+        # no output may be larger than the broker takes: it would stop the partition
+        max_out = self.dead_letter_max_bytes
         for a in arrivals:
             m, it, akey = a.msg, a.item, a.key
             if a.time == BAD:
@@ -307,9 +309,10 @@ class BatchRater:
             if evs:
                 events.extend(evs)
                 for ev in evs:
-                    out.append(
-                        new_out_message((topic_of[type(ev)], ev.msisdn.encode(), encode_event(ev)))
-                    )
+                    value = encode_event(ev)
+                    if len(value) > max_out:  # never reached with the input limits: a guard
+                        raise PoisonInput(a, ValueError(f"an output of {len(value)} bytes"))
+                    out.append(new_out_message((topic_of[type(ev)], ev.msisdn.encode(), value)))
         for (topic, st), n in statuses.items():
             res.outcomes[(topic, st.lower())] += n
         for acct in changed.values():

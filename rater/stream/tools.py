@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from rater.codec import avro
 from rater.codec.codecs import wire_codecs
+from rater.codec.errors import preview
 from rater.codec.jsonl import BadInput
 from rater.config import Settings
 from rater.core.inputs import Command, Tick, UsageRecord
@@ -56,6 +57,9 @@ def produce_commands(s: Settings, commands: Iterable[Command | Tick]) -> int:
     return n
 
 
+MAX_SEND_BYTES = 1_000_000  # Kafka's default max.message.bytes, less the batch overhead
+
+
 def produce_usage(
     s: Settings,
     records: Iterable[UsageRecord | tuple[BadInput, bytes]],
@@ -73,7 +77,12 @@ def produce_usage(
             bad.append(r[0])
             continue
         key, part = router.route(r)
-        _produce(p, s.topics.usage, key.encode(), codecs.encode_usage(r), partition=part)
+        value = codecs.encode_usage(r)
+        if len(value) + len(key) > MAX_SEND_BYTES:
+            why = f"record {preview(r.record_id)}: {len(value)} bytes, more than the broker takes"
+            bad.append(BadInput(s.topics.usage, 0, why))
+            continue
+        _produce(p, s.topics.usage, key.encode(), value, partition=part)
         n += 1
     _deliver_all(p)
     return n, bad

@@ -86,3 +86,56 @@ def test_a_lost_or_misnamed_dependency_is_one_line(
     assert "Traceback" not in out
     assert text in out.strip().splitlines()[-1]
     assert len(out.strip().splitlines()) <= 5, out
+
+
+def test_produce_skips_a_record_larger_than_the_broker_takes_and_says_which(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    import orjson
+
+    from rater.codec.jsonl import usage_to_json
+    from rater.core.inputs import Roaming, UsageRecord, UsageType
+    from rater.stream.tools import read_topic
+
+    run = f"ops-{uuid.uuid4().hex[:8]}"
+    s = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        redis_url=redis_url,
+        group_id=run,
+        namespace=run,
+        metrics_port=0,
+        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
+    )
+    streamkit.RUNS.append(s)
+    ensure_topics(s)
+
+    def rec(rid: str, msisdn: str) -> bytes:
+        r = UsageRecord(
+            rid,
+            msisdn,
+            UsageType.DATA,
+            1_776_000_000_000,
+            1,
+            0,
+            1,
+            None,
+            None,
+            "GD",
+            "LTE",
+            Roaming.HOME,
+            None,
+            0,
+        )
+        return orjson.dumps(usage_to_json(r), option=orjson.OPT_APPEND_NEWLINE)
+
+    usage = tmp_path / "usage.jsonl"
+    usage.write_bytes(rec("huge", "1" * 1_100_000) + rec("fine", "13800000001"))
+    env = {**_topics_env(s), "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    code, out, _ = _rater(
+        ["produce", "--usage", str(usage), "--subscribers", "examples/subscribers-basic.yaml"],
+        env,
+    )
+    assert code == 0, out
+    assert "not sent: record 'huge'" in out and "more than the broker takes" in out
+    assert "1 usage records sent" in out
+    assert len(read_topic(s, s.topics.usage)) == 1

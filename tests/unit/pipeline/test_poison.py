@@ -112,3 +112,47 @@ def test_in_a_stream_batch_the_poison_record_is_dead_lettered_and_the_batch_re_r
     assert errors == 2 and clean_errors == 0
     assert out == clean_out  # every other record's events, byte for byte
     assert acct.to_dict(with_seen=False) == clean_acct.to_dict(with_seen=False)
+
+
+def test_an_output_larger_than_the_broker_takes_is_never_sent() -> None:
+    """A guard behind the input limits: an input whose output would exceed the limit is
+    dead-lettered instead, its effect undone, and the partition goes on."""
+    from rater.codec.jsonl import event_line_bytes
+    from rater.config import Topics
+    from rater.pipeline.batch import BatchRater
+    from rater.pipeline.messages import InMessage
+    from rater.pipeline.partition import PartitionRun
+    from rater.store.memory import MemoryStore
+
+    def encode(e: object) -> bytes:  # an event of the poison record encodes huge
+        line = event_line_bytes(e)  # type: ignore[arg-type]
+        return line * 100_000 if POISON.encode() in line else line
+
+    catalog = load_catalog(EXAMPLES / "catalog-basic.yaml")
+    store = MemoryStore(isolated=True)
+    run = PartitionRun(0, store.claim(0), {})
+    batch = BatchRater(Rater(catalog), Topics(), 24 * 3_600_000, encode_output=encode)
+    job_inputs = [
+        c
+        for c in to_commands(load_subscribers(EXAMPLES / "subscribers-basic.yaml"))
+        if c.msisdn == "13800000001"
+    ]
+    from rater.codec import avro
+
+    t = Topics()
+    msgs = [
+        InMessage(t.commands, 0, i, b"13800000001", avro.encode_command(c), 0)
+        for i, c in enumerate(job_inputs)
+    ]
+    msgs += [
+        InMessage(t.usage, 0, i, b"13800000001", avro.encode_usage(r), 0)
+        for i, r in enumerate(
+            r for r in read_usage(USAGE) if isinstance(r, UsageRecord) and r.msisdn == "13800000001"
+        )
+    ]
+    run.push(batch, msgs, t.usage, int(time.time() * 1000))
+    prepared = run.prepare(batch, store, usage_done=True, commands_done=True)
+    assert prepared is not None
+    assert prepared.result.dead_letters["RATING_ERROR"] == 2
+    assert all(len(v) <= batch.dead_letter_max_bytes for _, _, v in prepared.result.out)
+    assert any(b"ex7-call" in v for _, _, v in prepared.result.out)  # later records rated
