@@ -50,6 +50,8 @@ class BatchResult:
     # MSISDN -> (the set starts afresh: a new cycle or line, record ids to add)
     seen: dict[str, tuple[bool, list[str]]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)  # also in `out`, encoded
+    input_times: list[int] = field(default_factory=list)  # message timestamps (ms)
+    event_times: list[int] = field(default_factory=list)  # usage start times (ms)
 
     def count_metrics(self) -> None:
         """Move the service metrics once per committed batch (not per record: label

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rater.core.inputs import UsageRecord
 from rater.core.state import Account
 from rater.pipeline.align import Aligner, Arrival
 from rater.pipeline.batch import BatchRater, BatchResult, PoisonInput
@@ -136,6 +137,8 @@ class PartitionRun:
                 self.cold.clear()
                 ready = batch.without(ready, poison)
                 self.poisoned += 1
+        res.input_times = [a.msg.timestamp for a in ready]
+        res.event_times = [a.time for a in ready if type(a.item) is UsageRecord]
         old = self.watermark
         commit = PartitionCommit(
             epoch=self.epoch,

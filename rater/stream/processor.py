@@ -31,6 +31,7 @@ so in-memory state never outlives a failed commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -97,7 +98,6 @@ class Committing:
     results: list[BatchResult]
     started: float  # perf_counter() when the batch was consumed
     records: int  # input messages applied
-    oldest: int | None  # oldest input timestamp (ms), for the latency metric
 
 
 class StreamRater:
@@ -184,6 +184,9 @@ class StreamRater:
         for n in {tp.partition for tp in partitions}:
             self.owned.pop(n, None)
             log.info("revoked partition %d", n)
+        for tp in partitions:  # its lag is its next owner's to report now
+            with contextlib.suppress(KeyError):
+                metrics.LAG.remove(tp.topic, str(tp.partition))
         metrics.PARTITIONS.set(len(self.owned))
 
     # -- step 0: recovery ------------------------------------------------------------
@@ -300,7 +303,6 @@ class StreamRater:
         results: list[BatchResult],
         started: float,
         records: int,
-        oldest: int | None,
     ) -> None:
         """Step 5 on the committer thread; `_await_commit` collects it."""
         assert self.consumer is not None
@@ -314,7 +316,7 @@ class StreamRater:
         if self._committer_pool is None:
             self._committer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-commit")
         done = self._committer_pool.submit(commit)
-        self._committing = Committing(done, txn, results, started, records, oldest)
+        self._committing = Committing(done, txn, results, started, records)
         if not self.s.commit_overlap:
             self._await_commit()
 
@@ -334,10 +336,12 @@ class StreamRater:
         if c.records:
             metrics.BATCH_SECONDS.observe(time.perf_counter() - c.started)
             metrics.BATCH_RECORDS.observe(c.records)
+        now_ms = time.time() * 1000
         for res in c.results:
             res.count_metrics()
-        if c.oldest is not None:
-            metrics.RECORD_LATENCY.observe(max(0.0, time.time() - c.oldest / 1000))
+            metrics.RECORD_LATENCY.observe_many([(now_ms - t) / 1000 for t in res.input_times])
+            metrics.EVENT_TIME_LAG.observe_many([(now_ms - t) / 1000 for t in res.event_times])
+        self._lag_at = 0.0  # the watermarks moved: the lag is measured again at once
 
     def _settle_commit(self, keep_error: bool = False) -> None:
         """Wait out an in-flight commit without raising: before an abort, a close or a
@@ -359,7 +363,6 @@ class StreamRater:
         started = time.perf_counter()
         by_part: dict[int, list[InMessage]] = {}
         owned = self.owned
-        oldest = None
         for msg in msgs:
             if msg.error() is not None:
                 log.warning("consume error: %s", msg.error())
@@ -368,8 +371,6 @@ class StreamRater:
             if n not in owned:
                 continue
             ts = msg.timestamp()[1]
-            if oldest is None or ts < oldest:
-                oldest = ts
             part = by_part.get(n)
             if part is None:
                 part = by_part[n] = []
@@ -420,7 +421,7 @@ class StreamRater:
             txn.prepared()
             faults.reached("after_produce")
             self._commit_in_background(
-                txn, offsets, [p.result for _, p, _ in pending], started, applied, oldest
+                txn, offsets, [p.result for _, p, _ in pending], started, applied
             )
         except (Fenced, WatermarkMismatch) as e:
             _settle(pending)
@@ -569,10 +570,12 @@ class StreamRater:
             ended = not msgs or (short and caught_up(self.consumer, self._applied()))
             if ended:
                 self._await_commit()  # idle: no commit is left pending
+                self._measure_lag()
                 if drain and self._drained():
                     log.info("drained: every owned input partition is at its end")
                     return
         self._await_commit()  # stopping: the last batch is committed before we leave
+        self._measure_lag()
 
     def _ping(self, every_s: float = 5.0) -> None:
         """An idle member asks the store now and then, so that it is not ready (and
@@ -582,8 +585,11 @@ class StreamRater:
             self._ping_at = now
             self.store.ping()
 
-    def _measure_lag(self, every_s: float = 5.0) -> None:
-        """Input messages not yet applied, per owned partition (for alerts and autoscaling)."""
+    def _measure_lag(self, every_s: float = 1.0) -> None:
+        """Input messages not yet applied, per owned partition (alerts, autoscaling): the
+        partition's end as the consumer last heard it in a fetch response, less the
+        watermark. Measured after every commit and every `every_s` when idle; an end not
+        heard of yet is asked of the broker rather than taken for 0."""
         now = time.monotonic()
         if now - self._lag_at < every_s or self.consumer is None:
             return
@@ -594,10 +600,13 @@ class StreamRater:
                 continue
             try:
                 _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
+                if high < 0:
+                    _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
             except KafkaException:
                 continue
-            lag = max(0, high - own.watermark.get(tp.topic, 0)) if high >= 0 else 0
-            metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
+            if high >= 0:
+                lag = max(0, high - own.watermark.get(tp.topic, 0))
+                metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     def _drained(self) -> bool:
         """True when every partition of the input topics, owned here or elsewhere, has

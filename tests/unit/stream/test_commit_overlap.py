@@ -369,3 +369,51 @@ def test_transaction_markers_after_the_last_message_move_the_watermark_and_the_o
     assert store.watermark(0)[0] == {T.commands: 1, T.usage: 5}
     assert store.writes == 2 and producer.commits == 2  # the store first, Kafka never ahead
     assert producer.offsets[-1] == {(T.usage, 0): 5}
+
+
+def test_latency_and_event_time_lag_are_observed_once_per_record() -> None:
+    from prometheus_client import REGISTRY
+
+    from rater import metrics
+
+    def count(name: str) -> float:
+        return REGISTRY.get_sample_value(f"{name}_count") or 0.0
+
+    before = count("rater_record_latency_seconds"), count("rater_event_time_lag_seconds")
+    svc, producer, _, _ = _service(overlap=False)
+    producer.release.set()
+    svc.process(batch(0, n=7))
+    after = count("rater_record_latency_seconds"), count("rater_event_time_lag_seconds")
+    assert (after[0] - before[0], after[1] - before[1]) == (7, 7)
+    # the event time is 2026-04-10: days ago, in the top finite bucket or above
+    assert metrics.EVENT_TIME_LAG.sum > 7 * 86_400
+
+
+def test_a_batch_histogram_reads_like_a_prometheus_histogram() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from rater.metrics import BatchHistogram
+
+    values = [0.0, 0.01, 0.02, 0.05, 0.3, 1.0, 7.0, 100.0]
+    bounds = (0.01, 0.05, 1, 10)
+    reference_registry = CollectorRegistry()
+    reference = Histogram("ref", "ref", buckets=bounds, registry=reference_registry)
+    for v in values:
+        reference.observe(v)
+    mine = BatchHistogram.__new__(BatchHistogram)  # not registered globally
+    mine.name, mine.documentation, mine.bounds = "ref", "ref", list(bounds)
+    mine.counts, mine.sum = [0] * (len(bounds) + 1), 0.0
+    import threading
+
+    mine._lock = threading.Lock()
+    mine.observe_many(values[:3])
+    mine.observe_many(values[3:])
+    (fam,) = list(mine.collect())
+    got = {(s.name, s.labels.get("le")): s.value for s in fam.samples}
+    want = {
+        (s.name, s.labels.get("le")): s.value
+        for m in reference_registry.collect()
+        for s in m.samples
+        if not s.name.endswith("_created")
+    }
+    assert got == want
