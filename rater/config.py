@@ -2,7 +2,8 @@
 defaults that work against the local Kafka and Redis of scripts/services.sh.
 
 Environment: every field as RATER_<FIELD> (e.g. RATER_GROUP_ID), plus the common
-KAFKA_BOOTSTRAP_SERVERS and REDIS_URL. docs/configuration.md lists every field.
+KAFKA_BOOTSTRAP_SERVERS and REDIS_URL. The fields are below, each with why it exists;
+docs/operations.md says how to set them in a deployment.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from rater.catalog import load_catalog
 from rater.config import Settings, Topics

@@ -13,7 +13,7 @@ import orjson
 import pytest
 import yaml
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from rater.codec import avro

@@ -89,8 +89,8 @@ def test_a_500kb_msisdn_record_is_dead_lettered_once_and_stalls_nothing(
         msgs.append((s.topics.usage, part, key.encode(), avro.encode_usage(r)))
     assert len({p for t, p, _, _ in msgs if t == s.topics.usage}) == s.partitions
     p = Producer(producer_config(s) | {"enable.idempotence": True})
-    for topic, part, key, value in msgs:
-        p.produce(topic, value, key, partition=part, timestamp=now)
+    for topic, part, mkey, value in msgs:
+        p.produce(topic, value, mkey, partition=part, timestamp=now)
     assert p.flush(30) == 0
 
     caplog.set_level(logging.WARNING, logger="rater.stream")
@@ -105,9 +105,9 @@ def test_a_500kb_msisdn_record_is_dead_lettered_once_and_stalls_nothing(
     assert sorted(usage_charges) == sorted(r.record_id for r in good)
     dead = read_topic(s, s.topics.dead_letter)
     assert len(dead) == 1
-    key, value = dead[0]
-    assert len(key) + len(value) <= s.dead_letter_max_bytes
-    dl = avro.decode_dead_letter(value)
+    dl_key, dl_value = dead[0]
+    assert len(dl_key) + len(dl_value) <= s.dead_letter_max_bytes
+    dl = avro.decode_dead_letter(dl_value)
     assert dl.error_class == "INVALID_VALUE" and "msisdn too long" in dl.error
     assert dl.payload_length == len(avro.encode_usage(poison))
     assert len(dl.error) < 1_000

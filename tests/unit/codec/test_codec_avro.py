@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rater.codec import _binary, avro
+from rater.codec import avro
 from rater.codec.deadletter import DeadLetter, dead_letter_for
 from rater.codec.errors import DecodeError, EncodeError, ErrorClass
 from rater.core import events as ev
 from rater.core import inputs as inp
+from rater.frozen import fast_constructor
 
 from .strategies import (
     avro_datum,
@@ -240,9 +241,9 @@ def test_fast_constructor_falls_back_when_unsafe() -> None:
     class NoSlots:
         x: int
 
-    assert _binary.fast_constructor(Checked) is Checked
-    assert _binary.fast_constructor(NoSlots) is NoSlots
-    mk = _binary.fast_constructor(inp.UsageRecord)
+    assert fast_constructor(Checked) is Checked
+    assert fast_constructor(NoSlots) is NoSlots
+    mk = fast_constructor(inp.UsageRecord)
     assert mk is not inp.UsageRecord
 
 

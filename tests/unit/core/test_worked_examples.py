@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rater.catalog.model import GB, MB
-from rater.core.events import ChargeKind, NotificationKind
+from rater.core.events import ChargeKind, NotificationEvent, NotificationKind
 
 from .helpers import Harness, last_charge
 
@@ -107,6 +107,7 @@ def test_example_8_sixth_month_end_pack_is_rejected() -> None:
     before = h.line("A").buckets.copy(), sum(c.fen for c in h.charges())
     out = h.order("A", "ME500", "2026-04-26T10:00:00+08:00")
     [note] = out.events
-    assert note.kind == NotificationKind.ORDER_REJECTED  # type: ignore[union-attr]
-    assert "MONTH_END_LIMIT" in note.reason  # type: ignore[union-attr]
+    assert isinstance(note, NotificationEvent)
+    assert note.kind == NotificationKind.ORDER_REJECTED
+    assert "MONTH_END_LIMIT" in note.reason
     assert (h.line("A").buckets, sum(c.fen for c in h.charges())) == before

@@ -219,7 +219,8 @@ def rendered_config(docs: list[dict[str, Any]]) -> dict[str, str]:
 def container(deploy: dict[str, Any], name: str = "rater") -> dict[str, Any]:
     cs = [c for c in deploy["spec"]["template"]["spec"]["containers"] if c["name"] == name]
     assert len(cs) == 1
-    return cs[0]
+    found: dict[str, Any] = cs[0]
+    return found
 
 
 # -- (a) promtool ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -34,7 +35,7 @@ class BuggyRater(Rater):
         return super().apply(account, item)
 
 
-def _run(rater: Rater, skip: str | None = None) -> tuple[set[bytes], list[dict[str, object]]]:
+def _run(rater: Rater, skip: str | None = None) -> tuple[set[bytes], list[dict[str, Any]]]:
     cmds = to_commands(load_subscribers(EXAMPLES / "subscribers-basic.yaml"))
     records = [
         r for r in read_usage(USAGE) if not (isinstance(r, UsageRecord) and r.record_id == skip)

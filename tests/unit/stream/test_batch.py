@@ -13,6 +13,7 @@ from rater.codec.wire import RegistryError, unframe
 from rater.config import Settings
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
+from rater.core.events import ChargeEvent
 from rater.core.inputs import Roaming, Tick, UsageRecord, UsageType
 from rater.core.state import Account
 from rater.pipeline.align import Aligner, Arrival
@@ -143,7 +144,7 @@ def test_plain_avro_records_are_rated_and_garbage_dead_lettered_in_place() -> No
         ),
     ]
     res = _batch(rater, store, msgs)
-    charges = [avro.decode_event("charge", m.value) for m in res.out if m.topic == T.charges]
+    charges = [_charge(m.value) for m in res.out if m.topic == T.charges]
     assert [c.record_id for c in charges] == ["r1"]
     dead = [avro.decode_dead_letter(m.value) for m in res.out if m.topic == T.dead_letter]
     assert [(d.source_offset, d.error_class) for d in dead] == [
@@ -233,7 +234,7 @@ def test_a_key_that_is_not_utf8_is_dead_lettered_and_the_batch_goes_on() -> None
         (5, "DECODE_ERROR", b"\xff\xfe")
     ]
     assert "not UTF-8" in dead[0].error and dead[0].payload == rec
-    charges = [avro.decode_event("charge", m.value) for m in out if m.topic == T.charges]
+    charges = [_charge(m.value) for m in out if m.topic == T.charges]
     assert [c.record_id for c in charges] == ["r2"]
 
 
@@ -257,8 +258,8 @@ def test_a_sharing_members_usage_is_rated_in_its_owners_account() -> None:
     msg = avro.encode_usage(record("m1", M, "2026-04-10T12:00:00+08:00", 1024))
     res = _batch(rater, store, [InMessage(T.usage, 0, 0, A.encode(), msg, NOW)])  # keyed by owner
     assert set(res.accounts) == {A}
-    charges = [avro.decode_event("charge", m.value) for m in res.out if m.topic == T.charges]
-    usage = [(c.record_id, c.msisdn, c.account) for c in charges if c.record_id]  # type: ignore[union-attr]
+    charges = [_charge(m.value) for m in res.out if m.topic == T.charges]
+    usage = [(c.record_id, c.msisdn, c.account) for c in charges if c.record_id]
     assert usage == [("m1", M, A)]
 
 
@@ -340,3 +341,9 @@ def test_record_ids_the_store_has_seen_are_duplicates_and_only_the_batch_is_aske
     assert res.seen[A] == (False, ["r2", "r3"])
     assert loaded[A].lines[A].seen == {"r1", "r2", "r3"}
     assert res.outcomes[(T.usage, "duplicate")] == 2
+
+
+def _charge(value: bytes) -> ChargeEvent:
+    e = avro.decode_event("charge", value)
+    assert isinstance(e, ChargeEvent)
+    return e

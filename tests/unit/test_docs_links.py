@@ -1,0 +1,41 @@
+"""The README and docs stand alone: every file they link or name in backticks as a path
+exists in the repo, and none points outside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+# `path/like/this.ext` in backticks, the way the docs name files
+NAMED = re.compile(r"`((?:\.\./|[\w.-]+/)+[\w.-]+\.(?:py|md|yaml|yml|json|avsc|jsonl|sh|toml))`")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_link_resolves_inside_the_repo(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+://", target):
+            continue  # an external address is not a file of the repo
+        path = (doc.parent / target).resolve()
+        if not path.is_relative_to(ROOT) or not path.exists():
+            broken.append(target)
+    assert broken == [], f"{doc.name}: links outside the repo or to nothing: {broken}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_file_named_exists(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    missing = []
+    for name in NAMED.findall(text):
+        if "<" in name or "*" in name or name.startswith("var/"):
+            continue  # a pattern, or what a command writes (var/ is the work folder)
+        candidates = [(doc.parent / name).resolve(), (ROOT / name).resolve()]
+        if not any(c.is_relative_to(ROOT) and c.exists() for c in candidates):
+            missing.append(name)
+    assert missing == [], f"{doc.name} names files that are not in the repo: {missing}"
