@@ -5,25 +5,94 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from rater.catalog import CatalogError, load_catalog
 from rater.core.cycles import to_ms
+from rater.report import ReportKind
 from rater.stream.deadletters import deadletters_app
 from rater.subscribers import SubscribersError, load_subscribers, to_commands
 
 if TYPE_CHECKING:
     from rater.config import Settings
     from rater.core.inputs import Command, Tick
+    from rater.progress import Progress
+
+
+def _metavar(p: TyperOption) -> str:
+    """A plain metavar for help: FILE, TIME, N, ... never a type placeholder."""
+    name = (p.name or "").lower()
+    desc = p.type_descriptor
+    ann = desc.annotation
+    if desc.is_list:
+        ann = next(iter(getattr(ann, "__args__", ())), str)
+    if desc.choices is not None:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+    if name in ("until", "since", "at"):
+        return "TIME"
+    if name.endswith("seconds"):
+        return "SECONDS"
+    if desc.is_path:
+        return "FILE"
+    if ann is int:
+        return "N"
+    if ann is float:
+        return "NUMBER"
+    return {"log_level": "LEVEL", "msisdn": "MSISDN"}.get(name, "TEXT")
+
+
+def _constant(value: Any, ctx: Any) -> Any:
+    return value
+
+
+def _tidy(cmd: Any) -> None:
+    """Help text without type placeholders (`<bool>`, `<path>`, `{msisdn}`): flags show
+    none, other options a plain metavar, arguments their name in capitals."""
+    for p in cmd.params:
+        if isinstance(p, TyperOption):
+            if p.is_flag:
+                p.metavar = ""
+            elif p.metavar is None:
+                p.metavar = _metavar(p)
+        elif isinstance(p, TyperArgument):
+            if p.metavar is None:
+                p.metavar = (p.name or "arg").upper()
+            shown = p.metavar if p.required else f"[{p.metavar}]"
+            p.get_usage_pieces = partial(_constant, [shown])  # type: ignore[method-assign]
+            p.display_type_rich = partial(_constant, "")  # type: ignore[method-assign]
+    original = cmd.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        opt = original(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+    cmd.get_help_option = help_option
+    for sub in getattr(cmd, "commands", {}).values():
+        _tidy(sub)
+
+
+class _TidyGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy(self)
+
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     help="rater: usage rating for mobile operators.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_TidyGroup,
+    context_settings=HELP_OPTIONS,
 )
 bench_app = typer.Typer(help="Benchmarks (figures, not pass/fail).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -31,6 +100,26 @@ app.add_typer(deadletters_app, name="deadletters")
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", help="catalog YAML file")]
 SubsOpt = Annotated[Path, typer.Option("--subscribers", help="subscribers YAML file")]
+
+
+def example_catalog(name: str = "catalog-full.yaml") -> Path:
+    """An example catalog wherever rater runs from: shipped in the package
+    (rater/examples/) or in the repo the package lives in (examples/), else relative to
+    the current folder."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "examples", here.parent / "examples"):
+        if (folder / name).is_file():
+            return folder / name
+    return Path("examples") / name
+
+
+BenchCatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="catalog YAML file (default: the example catalog-full.yaml)"),
+]
+SubscriberCountOpt = Annotated[
+    int, typer.Option("--subscriber-count", help="synthetic subscribers")
+]
 
 
 def _fail(msg: str) -> None:
@@ -62,7 +151,10 @@ def simulate(
         typer.Option("--commands", help="more commands, JSON lines (applied at their time)"),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="tick the clock to this time (with the usage, by time)")
+        str | None,
+        typer.Option(
+            help="tick the clock to this time, ISO-8601 with a UTC offset (with the usage, by time)"
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="events file (default stdout)")] = None,
     dead_letters: Annotated[
@@ -157,14 +249,15 @@ def _refuse_bad_inputs(catalog: Path, subscribers: Path, commands: Path | None =
 
 @bench_app.command("core")
 def bench_core(
-    catalog: CatalogOpt = Path("examples/catalog-full.yaml"),
-    subscribers: Annotated[int, typer.Option(help="synthetic subscribers")] = 2_000,
+    catalog: BenchCatalogOpt = None,
+    subscribers: SubscriberCountOpt = 2_000,
     records: Annotated[int, typer.Option(help="synthetic usage records")] = 300_000,
     profile: Annotated[bool, typer.Option(help="print a cProfile of the rating loop")] = False,
 ) -> None:
     """Records per second of the rating core alone, one process."""
     from rater.bench import core as bench
 
+    catalog = catalog or example_catalog()
     try:
         cat = load_catalog(catalog)
     except CatalogError as e:
@@ -174,13 +267,14 @@ def bench_core(
 
 @bench_app.command("simulate")
 def bench_simulate(
-    catalog: CatalogOpt = Path("examples/catalog-full.yaml"),
-    subscribers: Annotated[int, typer.Option(help="synthetic subscribers")] = 50_000,
+    catalog: BenchCatalogOpt = None,
+    subscribers: SubscriberCountOpt = 50_000,
     records: Annotated[int, typer.Option(help="synthetic usage records")] = 1_000_000,
 ) -> None:
     """`rater simulate` on a large file against the rating core alone; peak memory."""
     from rater.bench import simulate as bench
 
+    catalog = catalog or example_catalog()
     try:
         cat = load_catalog(catalog)
     except CatalogError as e:
@@ -190,8 +284,8 @@ def bench_simulate(
 
 @bench_app.command("stream")
 def bench_stream(
-    catalog: CatalogOpt = Path("examples/catalog-full.yaml"),
-    subscribers: Annotated[int, typer.Option(help="synthetic subscribers")] = 2_000,
+    catalog: BenchCatalogOpt = None,
+    subscribers: SubscriberCountOpt = 2_000,
     records: Annotated[int, typer.Option(help="usage records for the throughput phase")] = (
         200_000
     ),
@@ -232,6 +326,7 @@ def bench_stream(
     groups and Redis namespace."""
     from rater.bench import stream as bench
 
+    catalog = catalog or example_catalog()
     try:
         load_catalog(catalog)
     except CatalogError as e:
@@ -272,6 +367,15 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
     except ConfigError as e:
         _fail(str(e))
         raise
+
+
+def _progress(label: str, total: int | None) -> Progress:
+    """A bar on a terminal, a line every 10 s otherwise (not under pytest)."""
+    import os
+
+    from rater.progress import Progress
+
+    return Progress(label, total, enabled="PYTEST_VERSION" not in os.environ)
 
 
 def _logging(level: str = "INFO") -> None:
@@ -341,18 +445,19 @@ def load(
         cmds = to_commands(load_subscribers(subscribers))
     except SubscribersError as e:
         _fail(str(e))
-    n = produce_commands(s, cmds)
+    with _progress(f"loading {subscribers.name}", None) as bar:
+        n = produce_commands(s, cmds, lambda k: bar.update(k, k))
     typer.echo(f"{n} commands for {subscribers} sent to {s.topics.commands}")
 
 
 @app.command("produce")
 def produce(
-    usage: Annotated[Path, typer.Option("--usage", help="usage as JSON lines")],
+    usage: Annotated[Path, typer.Option("--usage", help="usage: JSON lines or Avro container")],
     subscribers: SubsOpt,
     config: ConfigOpt = None,
 ) -> None:
     """Produce a usage file to the usage topic, keyed by account."""
-    from rater.jobs.offline import read_usage
+    from rater.jobs.offline import Reading, read_usage
     from rater.routing import Router
     from rater.stream.tools import produce_usage
 
@@ -363,7 +468,16 @@ def produce(
         _fail(str(e))
     router = Router(1)
     router.learn(cmds)
-    n, bad = produce_usage(s, read_usage(usage), router.directory)
+    if not usage.is_file():
+        _fail(f"--usage {usage}: no such file")
+    reading = Reading(usage)
+    with _progress(f"producing {usage.name}", reading.total) as bar:
+        n, bad = produce_usage(
+            s,
+            read_usage(usage, reading),
+            router.directory,
+            lambda k: bar.update(reading.done, k),
+        )
     for b in bad:
         where = f"{b.source}:{b.line}" if b.line else b.source
         typer.echo(f"{where}: not sent: {b.reason}", err=True)
@@ -373,7 +487,10 @@ def produce(
 @app.command()
 def tick(
     config: ConfigOpt = None,
-    at: Annotated[str | None, typer.Option("--at", help="time to tick to (default now)")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="time to tick to, ISO-8601 with a UTC offset (default now)"),
+    ] = None,
 ) -> None:
     """Send the clock to every partition (run it from a Kubernetes CronJob)."""
     from rater.stream.tools import send_tick
@@ -384,7 +501,10 @@ def tick(
 
 
 @app.command()
-def balance(msisdn: str, config: ConfigOpt = None) -> None:
+def balance(
+    msisdn: Annotated[str, typer.Argument(metavar="MSISDN", help="the subscriber's number")],
+    config: ConfigOpt = None,
+) -> None:
     """A subscriber's buckets, used and remaining, cycle and throttle state (from Redis)."""
 
     from rater.report import balance_text
@@ -409,40 +529,163 @@ def balance(msisdn: str, config: ConfigOpt = None) -> None:
 @app.command()
 def report(
     config: ConfigOpt = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events", help="events file, JSON lines as `simulate --out` writes (default: topics)"
+        ),
+    ] = None,
+    dead_letters: Annotated[
+        Path | None,
+        typer.Option(
+            "--dead-letters",
+            help="dead letters file, as `simulate --dead-letters` writes (with --events)",
+        ),
+    ] = None,
+    msisdn: Annotated[
+        list[str] | None, typer.Option("--msisdn", help="only this subscriber (repeatable)")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="only from this time, ISO-8601 with a UTC offset")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="only before this time, ISO-8601 with a UTC offset")
+    ] = None,
+    kind: Annotated[
+        list[ReportKind] | None,
+        typer.Option("--kind", help="only this kind (repeatable)", case_sensitive=False),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="every matching event and dead letter as a JSON line")
+    ] = False,
     subscribers: Annotated[
         Path | None, typer.Option("--subscribers", help="also show these subscribers' balances")
     ] = None,
 ) -> None:
-    """What the stream produced: per-subscriber charges, throttles, dead letters, balances."""
-    from collections import Counter
+    """What a run produced: per-subscriber charges, throttles, dead letters, balances;
+    filtered by subscriber, time and kind, or as JSON lines. Streams the events file."""
+    from collections.abc import Iterable
 
-    from rater.codec import avro
-    from rater.report import subscriber_table
-    from rater.stream.tools import avro_body, read_events, read_topic
+    from rater.codec.deadletter import DeadLetter
+    from rater.core.events import Event
+    from rater.report import Filter, read_dead_letters_file, read_events_file, report_lines
 
-    s = _settings(config)
-    events = read_events(s)
-    typer.echo(f"Output events in {s.topics.charges} and friends: {len(events)}\n")
-    typer.echo(subscriber_table(events))
-    dead = [
-        avro.decode_dead_letter(avro_body(s, v)) for _, v in read_topic(s, s.topics.dead_letter)
-    ]
-    reasons = Counter(d.error_class for d in dead)
-    typer.echo(
-        f"\nDead letters in {s.topics.dead_letter}: {len(dead)}"
-        + "".join(f"\n  {k}: {v}" for k, v in sorted(reasons.items()))
+    f = Filter(
+        msisdns=frozenset(msisdn or ()),
+        since=_time(since, "--since"),
+        until=_time(until, "--until"),
+        kinds=frozenset(kind or ()),
     )
-    for d in dead:
-        typer.echo(f"  {d.source_topic}[{d.source_partition}]@{d.source_offset}: {d.error}")
-    if subscribers is not None:
+    evs: Iterable[Event]
+    dead: Iterable[DeadLetter]
+    if events is not None:
+        for path, opt in ((events, "--events"), (dead_letters, "--dead-letters")):
+            if path is not None and not path.is_file():
+                _fail(f"{opt} {path}: no such file")
+        evs = read_events_file(events)
+        dead = read_dead_letters_file(dead_letters) if dead_letters is not None else ()
+        source = f" in {events}"
+    else:
+        from rater.codec import avro
+        from rater.stream.tools import avro_body, read_events, read_topic
+
+        s = _settings(config)
+        evs = read_events(s) if any(f.wants(k) for k in ReportKind if k != "deadletter") else ()
+        dead = (
+            (
+                avro.decode_dead_letter(avro_body(s, v))
+                for _, v in read_topic(s, s.topics.dead_letter)
+            )
+            if f.wants(ReportKind.DEADLETTER)
+            else ()
+        )
+        source = f" in {s.topics.charges} and friends"
+    try:
+        for text in report_lines(evs, dead, f, as_json, source):
+            typer.echo(text)
+    except ValueError as e:
+        _fail(str(e))
+    if subscribers is not None and not as_json:
         for spec in load_subscribers(subscribers):
+            if f.msisdns and spec.msisdn not in f.msisdns:
+                continue
             typer.echo("")
             balance(spec.msisdn, config)
+
+
+@app.command()
+def explain(
+    ident: Annotated[
+        str, typer.Argument(metavar="ID", help="an event id, a record id or a command id")
+    ],
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events", help="events file, JSON lines as `simulate --out` writes (default: topics)"
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="catalog YAML: also show its prices")
+    ] = None,
+) -> None:
+    """Why a charge was what it was: the buckets in consumption order and what each gave,
+    the overage arithmetic with its rounding, the fee rule, the catalog version. Exit 1
+    if no event matches."""
+    from rater.explain import explain as explain_events
+    from rater.report import read_events_file
+
+    cat = None
+    if catalog is not None:
+        try:
+            cat = load_catalog(catalog)
+        except CatalogError as e:
+            _fail(str(e))
+    if events is not None:
+        if not events.is_file():
+            _fail(f"--events {events}: no such file")
+        evs = read_events_file(events)
+        where = str(events)
+    else:
+        from rater.stream.tools import read_events
+
+        s = _settings(config)
+        evs = iter(read_events(s))
+        where = f"{s.topics.charges} and friends"
+    try:
+        text, n = explain_events(evs, ident, cat)
+    except ValueError as e:
+        _fail(str(e))
+        return
+    if not n:
+        typer.echo(
+            f"no event with event id, record id or command id {ident!r} in {where}", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(text)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("rater")
+        except PackageNotFoundError:
+            v = "unknown"
+        typer.echo(f"rater {v}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option("--debug", help="show a traceback on errors")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """rater: usage rating for mobile operators. Exit codes: 0 done, 1 problems found,
     2 refused (bad option, file or input), 3 Kafka or Redis unavailable, 4 a bug."""

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     # a lost Kafka or Redis is retried (sessions restarted, growing pauses) for this long
     # without one good turn of the loop; then `rater run` exits 3 with the reason
     dependency_retry_s: float = Field(120.0, ge=0)
+    rate_log_s: float = Field(30.0, gt=0)  # `rater run` logs its rate this often
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)
     max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter

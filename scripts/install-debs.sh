@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local services and checks need, when missing:
-#   redis-server (redis-server, redis-cli), prometheus (promtool).
+#   redis-server (redis-server, redis-cli), prometheus (promtool, and the prometheus
+#   server that tests/integration/test_prometheus_scrape.py runs).
 #   scripts/install-debs.sh [PACKAGE...]     default: redis-server prometheus
 # Idempotent and quiet: prints nothing when everything is already there.
 # Package services are NOT started (a temporary policy-rc.d denies it):
@@ -11,21 +12,23 @@ PROG=install-debs
 # shellcheck source=scripts/_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
-# The command whose presence means "installed" (else dpkg's status decides).
+# The commands whose presence means "installed" (else dpkg's status decides).
 probe_cmd() {
   case "$1" in
     redis-server) echo redis-server ;;
     redis-tools) echo redis-cli ;;
-    prometheus) echo promtool ;;
+    prometheus) echo promtool prometheus ;;
     *) echo "" ;;
   esac
 }
 
 installed() {
-  local cmd
-  cmd="$(probe_cmd "$1")"
-  if [[ -n "$cmd" ]]; then
-    command -v "$cmd" >/dev/null 2>&1
+  local cmds cmd
+  read -r -a cmds <<<"$(probe_cmd "$1")"
+  if ((${#cmds[@]})); then
+    for cmd in "${cmds[@]}"; do
+      command -v "$cmd" >/dev/null 2>&1 || return 1
+    done
   else
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
   fi

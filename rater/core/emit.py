@@ -28,7 +28,8 @@ def fee(
     fen: int,
     reason: str,
 ) -> None:
-    """A fee charge (monthly fee, pro-rata part, daily accrual, pack fee)."""
+    """A fee charge (monthly fee, pro-rata part, daily accrual, pack fee). `reason` states
+    the fee rule and the sum, as the caller computed it."""
     if fen <= 0:
         return
     out.append(

@@ -36,7 +36,18 @@ def start_fee(
         line.days_accrued = max(line.days_accrued, day)
         return
     fen = prorated_fee(fee_fen, day, line.cycle_days) if prorate else fee_fen
-    why = "fee, pro-rated by days" if prorate and day > 0 else "fee"
+    n = line.cycle_days
+    if prorate and day > 0:
+        why = (
+            f"{mode} fee pro-rated by days {n - day}/{n} (days {day + 1}-{n}): "
+            f"{fee_fen} - floor({fee_fen} * {day} / {n}) = {fen} fen"
+        )
+    elif mode == FeeMode.ONCE:
+        why = f"once fee at order: {fen} fen"
+    elif prorate:
+        why = f"{mode} fee, whole cycle: {fen} fen"
+    else:
+        why = f"{mode} fee at order, not pro-rated: {fen} fen"
     emit.fee(rt, out, line, event_id, t, line.cycle_id, product, is_plan, fen, why)
 
 
@@ -63,9 +74,32 @@ def accrue_day(rt: Runtime, out: list[Event], line: Line) -> None:
                 a.product,
                 a.is_plan,
                 delta,
-                f"daily fee, day {k} of {line.cycle_days}",
+                _daily_reason(a, k, line.cycle_days, target, delta),
             )
     line.days_accrued = k
+
+
+def _daily_reason(a: FeeAccrual, k: int, n: int, target: int, delta: int) -> str:
+    """Daily accrual day k: what is due by the end of day k, less what was charged."""
+    due = f"floor({a.fee_fen} * {k} / {n})"
+    if a.from_day:
+        due += f" - floor({a.fee_fen} * {a.from_day} / {n})"
+    return (
+        f"daily fee, day {k} of {n} (daily accrual): {due} = {target} fen due"
+        f" - {target - delta} charged = {delta} fen"
+    )
+
+
+def _rest_reason(a: FeeAccrual, rest: int, bucket: str, t: int, line: Line) -> str:
+    """Rest on exhaustion: the fee for the accrual's days, less what accrued already."""
+    day = max(0, (t - line.cycle_start) // 86_400_000) + 1
+    due = str(a.fee_fen)
+    if a.from_day:
+        due += f" - floor({a.fee_fen} * {a.from_day} / {line.cycle_days})"
+    return (
+        f"allowance used up: rest of the cycle's fee, on exhaustion of {bucket} on day {day}:"
+        f" {due} - {a.charged - rest} accrued = {rest} fen"
+    )
 
 
 def settle_exhausted(
@@ -87,7 +121,7 @@ def settle_exhausted(
                 product,
                 a.is_plan,
                 rest,
-                "allowance used up: rest of the cycle's fee",
+                _rest_reason(a, rest, event_id.rsplit(":", 1)[-1], t, line),
             )
 
 

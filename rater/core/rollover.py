@@ -147,5 +147,5 @@ def _renew_fee(
             product,
             is_plan,
             fee_fen,
-            "monthly fee",
+            f"monthly fee, renewed for cycle {line.cycle_id}: {fee_fen} fen",
         )

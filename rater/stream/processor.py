@@ -552,14 +552,31 @@ class StreamRater:
     def _loop(self, drain: bool) -> None:
         assert self.consumer is not None
         self._turned = False
+        # one line every `rate_log_s` (default 30 s): records/s, lag,
+        # batches, so that a log shows the rater turning without a dashboard
+        rate_every = self.s.rate_log_s
+        rate_at, rate_msgs, rate_batches = time.monotonic(), 0, 0
         while not self.stop.is_set():
             msgs = self.consumer.consume(self.s.batch_size, self.s.batch_timeout_s)
             self._recover()
             self._measure_lag()
             if msgs or self._pending():
                 self.process(msgs)
+                rate_msgs += len(msgs)
+                rate_batches += 1
             else:
                 self._ping()
+            now = time.monotonic()
+            if rate_every > 0 and now - rate_at >= rate_every:
+                lag = sum(x.value for m in metrics.LAG.collect() for x in m.samples)
+                log.info(
+                    "rate: %.0f records/s over %.0f s, %d batches, lag %d messages",
+                    rate_msgs / (now - rate_at),
+                    now - rate_at,
+                    rate_batches,
+                    lag,
+                )
+                rate_at, rate_msgs, rate_batches = now, 0, 0
             # in the group and turning, the store answering: idle members are ready too
             self.health.ready = True
             self._turned = True

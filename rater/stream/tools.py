@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -36,10 +36,15 @@ def account_keys(commands: Iterable[Command]) -> dict[str, str]:
     return router.directory
 
 
-def produce_commands(s: Settings, commands: Iterable[Command | Tick]) -> int:
+def produce_commands(
+    s: Settings,
+    commands: Iterable[Command | Tick],
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Commands on the command topic in the order given (time order: see
     rater.jobs.offline.in_time_order), each in its account's partition (rater.routing);
-    a tick goes to every partition."""
+    a tick goes to every partition. `progress(n)` is called every 1024 commands and at
+    the end."""
     codecs = wire_codecs(s)
     router = Router(partition_count(s, s.topics.commands))
     p = Producer(producer_config(s) | {"enable.idempotence": True})
@@ -53,7 +58,11 @@ def produce_commands(s: Settings, commands: Iterable[Command | Tick]) -> int:
             key, part = router.route(c)
             _produce(p, s.topics.commands, key.encode(), value, partition=part)
         n += 1
+        if progress is not None and not n & 1023:
+            progress(n)
     _deliver_all(p)
+    if progress is not None:
+        progress(n)
     return n
 
 
@@ -64,9 +73,11 @@ def produce_usage(
     s: Settings,
     records: Iterable[UsageRecord | tuple[BadInput, bytes]],
     directory: Mapping[str, str],
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[BadInput]]:
     """Usage on the usage topic, each record in its account's partition (rater.routing).
-    Lines that are not usage records are not sent; they are returned."""
+    Lines that are not usage records are not sent; they are returned. `progress(n)` is
+    called every 1024 records sent and at the end."""
     router = Router(partition_count(s, s.topics.usage), directory)
     p = Producer(producer_config(s) | {"enable.idempotence": True})
     codecs = wire_codecs(s)
@@ -84,7 +95,11 @@ def produce_usage(
             continue
         _produce(p, s.topics.usage, key.encode(), value, partition=part)
         n += 1
+        if progress is not None and not n & 1023:
+            progress(n)
     _deliver_all(p)
+    if progress is not None:
+        progress(n)
     return n, bad
 
 
