@@ -587,14 +587,14 @@ def report(
         source = f" in {events}"
     else:
         from rater.codec import avro
-        from rater.stream.tools import avro_body, read_events, read_topic
+        from rater.stream.tools import avro_body, iter_events, iter_topic
 
         s = _settings(config)
-        evs = read_events(s) if any(f.wants(k) for k in ReportKind if k != "deadletter") else ()
+        evs = iter_events(s) if any(f.wants(k) for k in ReportKind if k != "deadletter") else ()
         dead = (
             (
                 avro.decode_dead_letter(avro_body(s, v))
-                for _, v in read_topic(s, s.topics.dead_letter)
+                for _, v in iter_topic(s, s.topics.dead_letter)
             )
             if f.wants(ReportKind.DEADLETTER)
             else ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+import sys
 import time
 
 from rater.catalog.model import Catalog
@@ -18,6 +19,12 @@ from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
 
+
+def step(text: str) -> None:
+    """A phase of a long benchmark, on stderr (the figures go to stdout at the end)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 # A day and a half across a cycle start (cycle day 1) and two night windows. About 100
 # records per subscriber per day, as at a real operator (20 M subscribers, 26k records/s).
 START = to_ms("2026-03-31T06:00:00+08:00")
@@ -25,6 +32,7 @@ END = to_ms("2026-04-01T18:00:00+08:00")
 
 
 def run(catalog: Catalog, n_subscribers: int, n_records: int, profile: bool) -> str:
+    step(f"bench core: generating {n_subscribers} subscribers and {n_records} records")
     subs = gen_subscribers(catalog, n_subscribers, START - 40 * 86_400_000)
     cmds = to_commands(parse_subscribers({"subscribers": subs}))
     records: list[UsageRecord] = list(gen_usage(catalog, subs, n_records, START, END))
@@ -39,6 +47,7 @@ def run(catalog: Catalog, n_subscribers: int, n_records: int, profile: bool) -> 
             directory[c.msisdn] = key
     prof = cProfile.Profile() if profile else None
     events = 0
+    step("bench core: rating")
     tune_gc(50_000)  # as every job does (rater run, rater simulate)
     t0 = time.perf_counter()
     if prof:

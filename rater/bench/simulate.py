@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from rater.bench.core import END, START
+from rater.bench.core import END, START, step
 from rater.catalog.model import Catalog
 from rater.codec.jsonl import usage_to_json
 from rater.core.engine import Rater
@@ -100,6 +100,7 @@ def run(catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int
     folder = Path("var")
     folder.mkdir(exist_ok=True)
     lines = [f"inputs: {n_subscribers} subscribers, {n_records} records (writing them)"]
+    step(f"bench simulate: writing {n_subscribers} subscribers and {n_records} records to {folder}")
     subs_path, usage_path, records = _write_inputs(catalog, n_subscribers, n_records, folder)
     quarter = folder / f"bench-usage-{n_subscribers}-{n_records // 4}.jsonl"
     with usage_path.open("rb") as src, quarter.open("wb") as dst:
@@ -107,10 +108,12 @@ def run(catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int
             if i >= n_records // 4:
                 break
             dst.write(line)
+    step("bench simulate: the core alone on the records")
     core = _core_rate(catalog, subs_path, records)
     del records
     out = folder / "bench-simulate-events.jsonl"
     # the small file first: RUSAGE_CHILDREN keeps the largest child's peak
+    step(f"bench simulate: rater simulate on {n_records // 4} records, then on {n_records}")
     small_s, small_kib = _simulate(catalog_path, subs_path, quarter, out)
     big_s, big_kib = _simulate(catalog_path, subs_path, usage_path, out)
     sim = n_records / big_s

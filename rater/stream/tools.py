@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -136,6 +136,13 @@ def read_balance(store: RedisStore, partitions: int, msisdn: str) -> tuple[int, 
 
 def read_topic(s: Settings, topic: str, timeout: float = 30.0) -> list[tuple[bytes, bytes]]:
     """Every committed message of `topic` from the beginning to its current end."""
+    return list(iter_topic(s, topic, timeout))
+
+
+def iter_topic(s: Settings, topic: str, timeout: float = 30.0) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) of every committed message of `topic`, from the beginning to the end
+    it has when reading starts, one at a time (memory does not grow with the topic).
+    Gives up after `timeout` seconds without progress."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from rater.stream.kafka import consumer_config
@@ -148,7 +155,6 @@ def read_topic(s: Settings, topic: str, timeout: float = 30.0) -> list[tuple[byt
             _, high = c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)
             ends[part] = high
         c.assign([TopicPartition(topic, part, OFFSET_BEGINNING) for part in range(n)])
-        out: list[tuple[bytes, bytes]] = []
         done = {p for p, end in ends.items() if end == 0}
         deadline = time.monotonic() + timeout
         while len(done) < n and time.monotonic() < deadline:
@@ -156,30 +162,36 @@ def read_topic(s: Settings, topic: str, timeout: float = 30.0) -> list[tuple[byt
                 if m.error() is not None:
                     continue
                 part, off = m.partition() or 0, m.offset() or 0
-                out.append((m.key() or b"", m.value() or b""))
+                if off >= ends[part]:
+                    continue  # written after reading started
+                deadline = time.monotonic() + timeout
+                yield m.key() or b"", m.value() or b""
                 if off + 1 >= ends[part]:
                     done.add(part)
             # transaction markers take offsets too: a partition is done at its end position
             for tp in c.position([TopicPartition(topic, p) for p in range(n)]):
                 if tp.offset >= ends[tp.partition]:
                     done.add(tp.partition)
-        return out
     finally:
         c.close()
 
 
 def read_events(s: Settings) -> list[Any]:
     """All committed output events (charges, throttles, notifications, unrated)."""
+    return list(iter_events(s))
+
+
+def iter_events(s: Settings) -> Iterator[Any]:
+    """The committed output events, topic by topic, one at a time."""
     kinds = {
         s.topics.charges: "charge",
         s.topics.throttle: "throttle",
         s.topics.notifications: "notification",
         s.topics.unrated: "unrated",
     }
-    events: list[Any] = []
     for topic, kind in kinds.items():
-        events += [avro.decode_event(kind, avro_body(s, v)) for _, v in read_topic(s, topic)]
-    return events
+        for _, v in iter_topic(s, topic):
+            yield avro.decode_event(kind, avro_body(s, v))
 
 
 def avro_body(s: Settings, value: bytes) -> bytes:
