@@ -114,8 +114,8 @@ def test_report_from_topics_monkeypatched(
     import rater.stream.tools as tools
 
     events = list(read_events_file(run[0]))
-    monkeypatch.setattr(tools, "read_events", lambda s: events)
-    monkeypatch.setattr(tools, "read_topic", lambda s, topic: [])
+    monkeypatch.setattr(tools, "iter_events", lambda s: iter(events))
+    monkeypatch.setattr(tools, "iter_topic", lambda s, topic: iter([]))
     r = CliRunner().invoke(app, ["report", "--msisdn", "13800000005", "--kind", "notification"])
     assert r.exit_code == 0, r.output
     assert "13800000005" in r.output and "13800000001" not in r.output
