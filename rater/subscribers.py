@@ -176,6 +176,7 @@ def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     digest = hashlib.sha1(text.encode()).digest()
     if _LAST_READ and _LAST_READ[0] == digest:  # `rater check`, then the run: read once
         found: tuple[yaml.Node | None, Any] = _LAST_READ[1]
+        _LAST_READ.clear()  # used twice at most: not kept for the rest of the run
         return found
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
