@@ -80,6 +80,14 @@ def make_settings(
     return s
 
 
+def run_settings(kafka_bootstrap: str, redis_url: str, prefix: str = "it", **kw: Any) -> Settings:
+    """`make_settings`, registered so that the run's topics, group and Redis keys are
+    removed after the test (conftest.clean_stream_runs)."""
+    s = make_settings(kafka_bootstrap, redis_url, prefix, **kw)
+    RUNS.append(s)
+    return s
+
+
 def _admin(s: Settings) -> AdminClient:
     return AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
 

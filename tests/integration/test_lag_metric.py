@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 import redis
 from prometheus_client import REGISTRY
 
 from rater.catalog import load_catalog
-from rater.config import Settings, Topics
+from rater.config import Settings
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.inputs import NewSubscriber, Roaming, UsageRecord, UsageType
@@ -39,20 +38,14 @@ def _lag(s: Settings) -> float:
 
 
 def test_lag_is_the_backlog_then_zero_once_applied(kafka_bootstrap: str, redis_url: str) -> None:
-    run = f"lag-{uuid.uuid4().hex[:8]}"
-    s = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_url,
+    s = streamkit.run_settings(
+        kafka_bootstrap,
+        redis_url,
+        "lag",
         catalog=CATALOG,
-        group_id=run,
-        instance_id=f"{run}-1",
-        namespace=run,
-        metrics_port=0,
         partitions=2,
         batch_size=100,  # many batches: the backlog is seen while it lasts
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
     )
-    streamkit.RUNS.append(s)
     ensure_topics(s)
     act = to_ms("2026-03-05T00:00:00+08:00")
     subs = [f"1390000{i:04d}" for i in range(20)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import time
-import uuid
 
 import orjson
 import pytest
@@ -164,20 +163,14 @@ def _stream_outputs(s: Settings) -> set[bytes]:
 def test_stream_and_offline_write_the_same_outputs_whatever_the_batch_size(
     kafka_bootstrap: str, redis_url: str
 ) -> None:
-    run = f"one-{uuid.uuid4().hex[:8]}"
-    base = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_url,
+    base = streamkit.run_settings(
+        kafka_bootstrap,
+        redis_url,
+        "one",
         catalog=CATALOG,
-        group_id=run,
-        instance_id=f"{run}-1",
-        namespace=run,
-        metrics_port=0,
         partitions=2,
         align_max_wait_ms=20_000,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
     )
-    streamkit.RUNS.append(base)
     ensure_topics(base)
     msgs = _messages(base.topics, base.partitions)
     # both input topics in full before any rater starts

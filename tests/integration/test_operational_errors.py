@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -41,22 +40,18 @@ def _topics_env(s: Settings) -> dict[str, str]:
 def test_rater_run_retries_a_lost_redis_then_exits_3_with_the_reason(
     kafka_bootstrap: str, redis_url: str
 ) -> None:
-    run = f"ops-{uuid.uuid4().hex[:8]}"
-    s = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_url,
-        group_id=run,
-        namespace=run,
-        metrics_port=0,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
+    s = streamkit.run_settings(
+        kafka_bootstrap,
+        redis_url,
+        "ops",
+        partitions=4,
     )
-    streamkit.RUNS.append(s)
     ensure_topics(s)
     env = {
         **_topics_env(s),
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there
-        "RATER_GROUP_ID": run,
+        "RATER_GROUP_ID": s.group_id,
         "RATER_METRICS_PORT": "0",
         "RATER_DEPENDENCY_RETRY_S": "3",
     }
@@ -97,16 +92,12 @@ def test_produce_skips_a_record_larger_than_the_broker_takes_and_says_which(
     from rater.core.inputs import Roaming, UsageRecord, UsageType
     from rater.stream.tools import read_topic
 
-    run = f"ops-{uuid.uuid4().hex[:8]}"
-    s = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_url,
-        group_id=run,
-        namespace=run,
-        metrics_port=0,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
+    s = streamkit.run_settings(
+        kafka_bootstrap,
+        redis_url,
+        "ops",
+        partitions=4,
     )
-    streamkit.RUNS.append(s)
     ensure_topics(s)
 
     def rec(rid: str, msisdn: str) -> bytes:

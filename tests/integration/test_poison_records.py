@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-import uuid
 
 import orjson
 import pytest
@@ -16,7 +15,6 @@ from confluent_kafka import Producer
 
 from rater.catalog import load_catalog
 from rater.codec import avro
-from rater.config import Settings, Topics
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent
@@ -58,19 +56,13 @@ def _record(rid: str, msisdn: str, at: int) -> UsageRecord:
 def test_a_500kb_msisdn_record_is_dead_lettered_once_and_stalls_nothing(
     kafka_bootstrap: str, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run = f"poison-{uuid.uuid4().hex[:8]}"
-    s = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_url,
+    s = streamkit.run_settings(
+        kafka_bootstrap,
+        redis_url,
+        "poison",
         catalog=CATALOG,
-        group_id=run,
-        instance_id=f"{run}-1",
-        namespace=run,
-        metrics_port=0,
         partitions=4,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
     )
-    streamkit.RUNS.append(s)
     ensure_topics(s)
     router = Router(s.partitions)
     now = int(time.time() * 1000)

@@ -23,7 +23,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from confluent_kafka import Producer
 from rater import metrics
 from rater.catalog import load_catalog
 from rater.codec import avro
-from rater.config import Settings, Topics
+from rater.config import Topics
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.inputs import NewSubscriber
@@ -135,22 +134,17 @@ def test_prometheus_scrapes_the_rater_and_every_dashboard_and_alert_query_has_sa
 ) -> None:
     assert PROMETHEUS is not None
     started = time.monotonic()
-    run = f"scrape-{uuid.uuid4().hex[:8]}"
     metrics_port, prom_port = free_port(), free_port()
-    s = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_url,
+    s = streamkit.run_settings(
+        kafka_bootstrap,
+        redis_url,
+        "scrape",
         catalog=CATALOG,
-        group_id=run,
-        instance_id=f"{run}-1",
-        namespace=run,
         metrics_host="127.0.0.1",
         metrics_port=metrics_port,
         partitions=2,
         align_max_wait_ms=2_000,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
     )
-    streamkit.RUNS.append(s)
     ensure_topics(s)
     now = int(time.time() * 1000)
     msgs: list[tuple[str, int, bytes | None, bytes, int]] = [
@@ -179,7 +173,10 @@ def test_prometheus_scrapes_the_rater_and_every_dashboard_and_alert_query_has_sa
     health = metrics.Health()
     server = metrics.serve(s.metrics_host, s.metrics_port, health)
     svc = StreamRater(
-        s, Rater(load_catalog(CATALOG)), RedisStore(redis.Redis.from_url(redis_url), run), health
+        s,
+        Rater(load_catalog(CATALOG)),
+        RedisStore(redis.Redis.from_url(redis_url), s.namespace),
+        health,
     )
     failure: list[BaseException] = []
 
@@ -189,7 +186,7 @@ def test_prometheus_scrapes_the_rater_and_every_dashboard_and_alert_query_has_sa
         except BaseException as exc:  # handed to the test thread
             failure.append(exc)
 
-    rater_thread = threading.Thread(target=rate, name=f"rater-{run}", daemon=True)
+    rater_thread = threading.Thread(target=rate, name=f"rater-{s.namespace}", daemon=True)
     prom: subprocess.Popen[bytes] | None = None
     log = tmp_path / "prometheus.log"
     try:

@@ -5,7 +5,6 @@ subscribers crossing a cycle boundary and night windows."""
 from __future__ import annotations
 
 import io
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import redis
 
 from rater.catalog import load_catalog
 from rater.codec.jsonl import event_to_json
-from rater.config import Settings, Topics
+from rater.config import Settings
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, Event
@@ -37,21 +36,9 @@ UNTIL = to_ms("2026-04-03T12:00:00+08:00")
 
 
 def stream_settings(bootstrap: str, redis_url: str, partitions: int = 4) -> Settings:
-    run = f"it-{uuid.uuid4().hex[:10]}"
-    s = Settings(
-        kafka_bootstrap_servers=bootstrap,
-        redis_url=redis_url,
-        catalog=CATALOG,
-        group_id=run,
-        instance_id=f"{run}-1",
-        namespace=run,
-        metrics_port=0,
-        partitions=partitions,
-        batch_size=5000,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
+    return streamkit.run_settings(
+        bootstrap, redis_url, "it", catalog=CATALOG, partitions=partitions, batch_size=5000
     )
-    streamkit.RUNS.append(s)  # removed after the test (conftest.clean_stream_runs)
-    return s
 
 
 def run_until_drained(s: Settings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -18,16 +17,12 @@ pytestmark = pytest.mark.integration
 
 
 def _settings(bootstrap: str, redis_url: str) -> Settings:
-    run = f"topics-{uuid.uuid4().hex[:8]}"
-    s = Settings(
-        kafka_bootstrap_servers=bootstrap,
-        redis_url=redis_url,
-        group_id=run,
-        namespace=run,
-        metrics_port=0,
-        topics=Topics(**{f: f"{run}.{f}" for f in Topics.model_fields}),
+    s = streamkit.run_settings(
+        bootstrap,
+        redis_url,
+        "topics",
+        partitions=4,
     )
-    streamkit.RUNS.append(s)
     return s
 
 
