@@ -40,7 +40,7 @@ import yaml
 from pydantic import ValidationError
 
 from rater.catalog import Catalog, CatalogError, load_catalog
-from rater.catalog.load import CatalogIssue
+from rater.catalog.errors import CatalogIssue
 from rater.codec.errors import DecodeError
 from rater.codec.validate import check_command, check_usage
 from rater.core.inputs import (

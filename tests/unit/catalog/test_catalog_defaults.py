@@ -14,7 +14,8 @@ from rater.catalog import (
     PackKind,
     load_catalog,
 )
-from rater.catalog.load import PACK_KIND_RULES, fixed_utc_offset_minutes
+from rater.catalog.decisions import PACK_KIND_RULES
+from rater.catalog.timezones import fixed_utc_offset_minutes
 
 from .helpers import WriteDoc, base_doc, product
 
