@@ -159,13 +159,13 @@ def test_list_filters_redrive_once_and_refuse_truncated(settings: Settings, tmp_
     # a dry run sends nothing
     dry = dl.redrive(s, Filter(reasons=frozenset({"INVALID_VALUE"})), dry_run=True)
     assert [x.letter.id for x in dry.sent] == [b]
-    assert dl._read_all(s, usage) == []
+    assert dl.read_all(s, usage) == []
 
     # redrive the two whole UNKNOWN_SUBSCRIBER ones; the truncated one is refused
     res1 = dl.redrive(s, Filter(reasons=unknown))
     assert sorted(x.letter.id for x in res1.sent) == sorted([a, c])
     assert [(x.id, why.split(":")[0]) for x, why in res1.refused] == [(e, "truncated")]
-    got = dl._read_all(s, usage)
+    got = dl.read_all(s, usage)
     assert sorted((p, k, v) for p, _, k, v in got) == [
         (0, keys["a"], originals["a"]),
         (2, keys["c"], originals["c"]),
@@ -184,7 +184,7 @@ def test_list_filters_redrive_once_and_refuse_truncated(settings: Settings, tmp_
     res2 = dl.redrive(s, Filter(reasons=unknown))
     assert res2.sent == []
     assert sorted(x.id for x in res2.already) == sorted([a, c])
-    assert len(dl._read_all(s, usage)) == 2
+    assert len(dl.read_all(s, usage)) == 2
 
     # the CLI: explicit ids; the truncated one refused (exit 1), the others skipped
     res = runner.invoke(dl.deadletters_app, ["redrive", "--ids", f"{a},{e}", "--config", config])
@@ -196,5 +196,5 @@ def test_list_filters_redrive_once_and_refuse_truncated(settings: Settings, tmp_
         dl.deadletters_app, ["list", "--reason", "UNKNOWN_SUBSCRIBER", "--config", config]
     )
     assert sum("[redriven]" in line for line in res.stdout.splitlines()) == 2
-    assert len(dl._read_all(s, usage)) == 2
+    assert len(dl.read_all(s, usage)) == 2
     assert len(dl.read_redriven(s)) == 2

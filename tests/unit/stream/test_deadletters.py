@@ -118,18 +118,18 @@ def test_a_truncated_letter_is_marked_and_refused_for_redrive() -> None:
     x = _letter(3, 0, payload=big, max_bytes=MIN_DEAD_LETTER_BYTES)
     assert x.dead.truncated
     assert " truncated " in dl.format_line(x) and dl.summary(x)["truncated"] is True
-    why = dl._why_not(S, x, {TOPICS.usage: 4, TOPICS.commands: 4})
+    why = dl.why_not(S, x, {TOPICS.usage: 4, TOPICS.commands: 4})
     assert why is not None and why.startswith("truncated") and "original is gone" in why
     assert dl.decode_payload(S, x) is None
 
 
 def test_redrive_refuses_what_it_cannot_send_back() -> None:
     counts: dict[str, int | None] = {TOPICS.usage: 2, TOPICS.commands: 2}
-    assert dl._why_not(S, LETTERS[0], counts) is None
-    assert "not an input topic" in (dl._why_not(S, _letter(0, 9, topic="file:x"), counts) or "")
-    assert "not one of the 2" in (dl._why_not(S, _letter(0, 9, sp=2), counts) or "")
+    assert dl.why_not(S, LETTERS[0], counts) is None
+    assert "not an input topic" in (dl.why_not(S, _letter(0, 9, topic="file:x"), counts) or "")
+    assert "not one of the 2" in (dl.why_not(S, _letter(0, 9, sp=2), counts) or "")
     missing: dict[str, int | None] = {TOPICS.usage: None, TOPICS.commands: 2}
-    assert "does not exist" in (dl._why_not(S, LETTERS[0], missing) or "")
+    assert "does not exist" in (dl.why_not(S, LETTERS[0], missing) or "")
 
 
 def test_show_decodes_usage_and_commands_and_dumps_the_rest() -> None:
