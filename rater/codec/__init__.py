@@ -2,7 +2,8 @@
 
 * `rater.codec.avro`: Avro binary bodies, generated from schemas/*.avsc (hot path);
 * `rater.codec.wire`: Confluent wire format (magic byte + schema id) and registry client;
-* `rater.codec.jsonl`: JSON lines for the offline simulator and replay comparisons;
+* `rater.codec.jsonl`: JSON lines for the offline simulator and replay comparisons, in
+  the shapes `rater.codec.jsonshape` derives from the Avro schemas;
 * `rater.codec.validate`: plausibility checks of decoded usage records;
 * `rater.codec.deadletter`: the dead-letter record.
 

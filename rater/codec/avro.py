@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Generic, TypeVar, get_args
+from typing import IO, Any, Final, Generic, TypeVar, get_args
 
 import fastavro
 from fastavro.read import SchemaResolutionError
@@ -38,15 +38,12 @@ from fastavro.read import SchemaResolutionError
 from rater.codec import _binary
 from rater.codec._binary import BytesLike
 from rater.codec.deadletter import DeadLetter
-from rater.codec.errors import DecodeError, EncodeError, ErrorClass, SchemaError
+from rater.codec.errors import BadInput, DecodeError, EncodeError, ErrorClass, SchemaError
 from rater.codec.kinds import EVENT_CLASS
 from rater.core import events as ev
 from rater.core import inputs as inp
 from rater.core.events import Event
 from rater.core.inputs import Command, Tick, UsageRecord
-
-if TYPE_CHECKING:
-    from rater.codec.jsonl import BadInput
 
 T = TypeVar("T")
 
@@ -367,7 +364,7 @@ def read_usage_container(
     a bad one is reported to `on_bad` with its 1-based position in the file and skipped.
     A file that cannot be read on (bad header, incompatible schema, corrupt block) is
     reported once, at the record where reading stopped. Offline path: not optimised."""
-    from rater.codec.jsonl import BadInput, usage_from_json
+    from rater.codec.jsonl import usage_from_json  # jsonl derives its shapes from this module
 
     try:
         records = iter(fastavro.reader(fo, reader_schema=USAGE._plain))

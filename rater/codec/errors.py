@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -37,6 +38,15 @@ class DecodeError(ValueError):
 
     def __str__(self) -> str:
         return f"{self.reason_class}: {self.message}"
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """A line (or container record) of an input file that could not be read."""
+
+    source: str
+    line: int
+    reason: str
 
 
 class EncodeError(ValueError):

@@ -27,20 +27,27 @@ from __future__ import annotations
 import dataclasses
 import operator
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from enum import Enum
 from typing import Any, Final
 
 import orjson
 
 from rater.codec import avro
-from rater.codec.errors import DecodeError, ErrorClass, SchemaError
+from rater.codec.errors import BadInput, DecodeError
+from rater.codec.jsonshape import (
+    LONG_MAX,
+    bad,
+    command_shapes,
+    parse_time,
+    record_shape,
+    show,
+)
 from rater.codec.kinds import COMMAND_CLASS, COMMAND_TYPE, EVENT_CLASS, EVENT_KIND
 from rater.core.events import Event
 from rater.core.inputs import Command, Direction, Roaming, Tick, UsageRecord, UsageType
 from rater.frozen import fast_constructor
 
 __all__ = [
+    "BadInput",
     "DecodeError",
     "command_from_json",
     "command_to_json",
@@ -56,267 +63,27 @@ __all__ = [
     "usage_to_json",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-_LONG = (-(1 << 63), (1 << 63) - 1)
-_INT = (-(1 << 31), (1 << 31) - 1)
 
-# value constraints that Avro cannot express: (type name, field) -> (min, max)
-_RANGES: Final[dict[tuple[str, str], tuple[int, int]]] = {
-    ("UsageRecord", "duration_s"): (0, _LONG[1]),
-    ("UsageRecord", "uplink_bytes"): (0, _LONG[1]),
-    ("UsageRecord", "downlink_bytes"): (0, _LONG[1]),
-    ("NewSubscriber", "cycle_day"): (1, 31),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class BadInput:
-    """A line (or container record) of an input file that could not be read."""
-
-    source: str
-    line: int
-    reason: str
-
-
-def _bad(where: str, why: str, reason: str = ErrorClass.DECODE_ERROR) -> DecodeError:
-    return DecodeError(reason, f"{where}: {why}")
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def parse_time(value: object, where: str = "time") -> int:
-    """Epoch milliseconds from an int or an ISO-8601 string with a UTC offset."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not _LONG[0] <= value <= _LONG[1]:
-            raise _bad(where, f"{value} out of range", ErrorClass.INVALID_VALUE)
-        return value
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            raise _bad(where, f"not an ISO-8601 timestamp: {_show(value)}") from None
-        if dt.tzinfo is None or dt.utcoffset() is None:
-            raise _bad(
-                where, f"ISO-8601 timestamp needs a UTC offset (+08:00 or Z): {_show(value)}"
-            )
-        return (dt - _EPOCH) // _MS
-    raise _bad(
-        where,
-        f"expected epoch milliseconds (int) or an ISO-8601 string, got {type(value).__name__}",
-    )
-
-
-# --- shapes derived from the Avro schemas ---------------------------------------------
-
-_In = Callable[[object, str], Any]  # (json value, where) -> python value
-_Out = Callable[[Any], Any]  # python value -> json value
-_MISSING: Final = object()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Field:
-    name: str
-    parse: _In
-    dump: _Out | None  # None: the value is already JSON
-    default: Any  # _MISSING: required
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Shape:
-    name: str
-    cls: type[Any]
-    fields: tuple[_Field, ...]
-    names: frozenset[str]
-
-    def parse(self, obj: object, where: str, extra_keys: frozenset[str] = frozenset()) -> Any:
-        if not isinstance(obj, Mapping):
-            raise _bad(where, f"expected a JSON object, got {type(obj).__name__}")
-        unknown = obj.keys() - self.names - extra_keys
-        if unknown:
-            raise _bad(where, f"unknown field(s) {sorted(map(str, unknown))}")
-        kwargs = {}
-        for f in self.fields:
-            value = obj.get(f.name, _MISSING)
-            if value is _MISSING:
-                if f.default is _MISSING:
-                    raise _bad(f"{where}.{f.name}", "missing")
-                kwargs[f.name] = f.default
-            else:
-                kwargs[f.name] = f.parse(value, f"{where}.{f.name}")
-        return self.cls(**kwargs)
-
-    def dump(self, value: Any) -> dict[str, Any]:
-        out = {}
-        for f in self.fields:
-            v = getattr(value, f.name)
-            out[f.name] = v if f.dump is None or v is None else f.dump(v)
-        return out
-
-
-def _parse_str(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise _bad(where, f"expected a string, got {type(value).__name__} {_show(value)}")
-    return value
-
-
-def _int_parser(lo: int, hi: int) -> _In:
-    def parse(value: object, where: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _bad(where, f"expected an integer, got {type(value).__name__} {_show(value)}")
-        if value < lo:
-            raise _bad(where, f"must be >= {lo}, got {value}", ErrorClass.INVALID_VALUE)
-        if value > hi:
-            raise _bad(where, f"must be <= {hi}, got {value}", ErrorClass.INVALID_VALUE)
-        return value
-
-    return parse
-
-
-def _enum_parser(enum: type[Enum]) -> _In:
-    members = {str(m.value): m for m in enum}
-    allowed = ", ".join(members)
-
-    def parse(value: object, where: str) -> Enum:
-        member = members.get(value) if isinstance(value, str) else None
-        if member is None:
-            raise _bad(where, f"unknown value {_show(value)} (expected one of {allowed})")
-        return member
-
-    return parse
-
-
-def _nullable_parser(inner: _In) -> _In:
-    def parse(value: object, where: str) -> Any:
-        return None if value is None else inner(value, where)
-
-    return parse
-
-
-def _array_parser(inner: _In) -> _In:
-    def parse(value: object, where: str) -> tuple[Any, ...]:
-        if not isinstance(value, list | tuple):
-            raise _bad(where, f"expected a JSON array, got {type(value).__name__}")
-        return tuple(inner(v, f"{where}[{k}]") for k, v in enumerate(value))
-
-    return parse
-
-
-def _not_null(inner: _In) -> _In:
-    def parse(value: object, where: str) -> Any:
-        if value is None:
-            raise _bad(where, "must not be null")
-        return inner(value, where)
-
-    return parse
-
-
-def _enum_value(member: Enum) -> str:
-    return str(member.value)
-
-
-class _Builder:
-    def __init__(self, named: Mapping[str, Any]) -> None:
-        self.named = named
-
-    def converters(self, schema: Any, owner: str, field: str) -> tuple[_In, _Out | None]:
-        if isinstance(schema, str) and schema in self.named:
-            schema = self.named[schema]
-        if isinstance(schema, list):
-            if len(schema) == 2 and "null" in schema:
-                inner = schema[1] if schema[0] == "null" else schema[0]
-                parse, dump = self.converters(inner, owner, field)
-                return _nullable_parser(parse), dump
-            raise SchemaError(f"{owner}.{field}: unions other than [null, T] have no JSON form")
-        prim = schema if isinstance(schema, str) else schema.get("type")
-        logical = schema.get("logicalType") if isinstance(schema, dict) else None
-        if prim == "string":
-            return _not_null(_parse_str), None
-        if prim in ("int", "long"):
-            if logical == "timestamp-millis":
-                return _not_null(parse_time), None
-            lo, hi = _RANGES.get((owner, field), _INT if prim == "int" else _LONG)
-            return _not_null(_int_parser(lo, hi)), None
-        if prim == "enum":
-            enum = avro.BINDING.enums[schema["name"]]
-            return _not_null(_enum_parser(enum)), _enum_value
-        if prim == "array":
-            parse, dump = self.converters(schema["items"], owner, field)
-            item_dump = dump
-            out: _Out = list if item_dump is None else (lambda xs: [item_dump(x) for x in xs])
-            return _not_null(_array_parser(parse)), out
-        if prim == "record":
-            shape = self.shape(schema, avro.BINDING.records[schema["name"]])
-            return _not_null(shape.parse), shape.dump
-        raise SchemaError(f"{owner}.{field}: Avro type {prim!r} has no JSON form here")
-
-    def field(self, f: Mapping[str, Any], owner: str) -> _Field:
-        parse, dump = self.converters(f["type"], owner, f["name"])
-        default: Any = _MISSING
-        if "default" in f:
-            default = tuple(f["default"]) if isinstance(f["default"], list) else f["default"]
-        return _Field(f["name"], parse, dump, default)
-
-    def shape(
-        self, schema: Mapping[str, Any], cls: type[Any], common: tuple[_Field, ...] = ()
-    ) -> _Shape:
-        owner = cls.__name__
-        fields = common + tuple(self.field(f, owner) for f in schema["fields"])
-        names = [f.name for f in fields]
-        if set(names) != {f.name for f in dataclasses.fields(cls)}:
-            raise SchemaError(f"JSON shape of {owner} {names} does not match the dataclass")
-        return _Shape(owner, cls, fields, frozenset(names))
-
-
-def _record_shape(t: avro.AvroType[Any]) -> _Shape:
-    builder = _Builder(t.parsed.get("__named_schemas", {}))
-    return builder.shape(t.parsed, avro.BINDING.records[t.name])
-
-
-def _command_shapes() -> dict[type[Any], _Shape]:
-    t = avro.COMMAND
-    builder = _Builder(t.parsed.get("__named_schemas", {}))
-    common = tuple(
-        builder.field(f, "Command")
-        for f in t.parsed["fields"]
-        if f["name"] != avro.COMMAND_BODY_FIELD
-    )
-    (body,) = [f for f in t.parsed["fields"] if f["name"] == avro.COMMAND_BODY_FIELD]
-    shapes = {}
-    for branch in body["type"]:
-        if isinstance(branch, str):
-            branch = builder.named[branch]
-        cls = avro.BINDING.records[branch["name"]]
-        if cls is Tick:  # {"type": "tick", "time": ...}: see input_from_json
-            continue
-        shapes[cls] = builder.shape(branch, cls, common)
-    return shapes
-
-
-_USAGE: Final = _record_shape(avro.USAGE)
-_COMMANDS: Final = _command_shapes()
+_USAGE: Final = record_shape(avro.USAGE)
+_COMMANDS: Final = command_shapes()
 _COMMAND_BY_TYPE: Final = {t: _COMMANDS[cls] for t, cls in COMMAND_CLASS.items()}
-_EVENTS: Final = {kind: _record_shape(avro.EVENT_TYPES[kind]) for kind in EVENT_CLASS}
+_EVENTS: Final = {kind: record_shape(avro.EVENT_TYPES[kind]) for kind in EVENT_CLASS}
 _EVENT_BY_CLASS: Final = {EVENT_CLASS[kind]: shape for kind, shape in _EVENTS.items()}
 _TYPE: Final = frozenset({"type"})
 
 
 def _type_of(obj: object, what: str) -> str:
     if not isinstance(obj, Mapping):
-        raise _bad(what, f"expected a JSON object, got {type(obj).__name__}")
+        raise bad(what, f"expected a JSON object, got {type(obj).__name__}")
     t = obj.get("type")
     if not isinstance(t, str):
-        raise _bad(f"{what}.type", "missing" if t is None else f"expected a string, got {_show(t)}")
+        raise bad(f"{what}.type", "missing" if t is None else f"expected a string, got {show(t)}")
     return t
 
 
 # --- public API -----------------------------------------------------------------------
 
 
-_LONG_MAX: Final = _LONG[1]
 _USAGE_KEYS: Final = frozenset(f.name for f in dataclasses.fields(UsageRecord)) | {"type"}
 _USAGE_TYPES: Final = {m.value: m for m in UsageType}
 _ROAMING: Final = {m.value: m for m in Roaming}
@@ -350,17 +117,17 @@ def _usage_fast(obj: Any) -> UsageRecord | None:
         or type(province) is not str
         or type(rat) is not str
         or not (app is None or type(app) is str)
-        or not (group is None or (type(group) is int and 0 <= group <= _LONG_MAX))
+        or not (group is None or (type(group) is int and 0 <= group <= LONG_MAX))
         or type(start) is not int
         or type(dur) is not int
         or type(up) is not int
         or type(down) is not int
         or type(seq) is not int
-        or not 0 <= start <= _LONG_MAX
-        or not 0 <= dur <= _LONG_MAX
-        or not 0 <= up <= _LONG_MAX
-        or not 0 <= down <= _LONG_MAX
-        or not 0 <= seq <= _LONG_MAX
+        or not 0 <= start <= LONG_MAX
+        or not 0 <= dur <= LONG_MAX
+        or not 0 <= up <= LONG_MAX
+        or not 0 <= down <= LONG_MAX
+        or not 0 <= seq <= LONG_MAX
         or obj.get("type", "usage") != "usage"
     ):
         return None
@@ -376,7 +143,7 @@ def usage_from_json(obj: Mapping[str, Any]) -> UsageRecord:
     if fast is not None:
         return fast
     if isinstance(obj, Mapping) and "type" in obj and obj["type"] != "usage":
-        raise _bad("UsageRecord.type", f"expected 'usage', got {_show(obj['type'])}")
+        raise bad("UsageRecord.type", f"expected 'usage', got {show(obj['type'])}")
     rec: UsageRecord = _USAGE.parse(obj, "UsageRecord", _TYPE)
     return rec
 
@@ -387,7 +154,7 @@ def command_from_json(obj: Mapping[str, Any]) -> Command:
     shape = _COMMAND_BY_TYPE.get(t)
     if shape is None:
         allowed = ", ".join(COMMAND_CLASS)
-        raise _bad("command.type", f"unknown command {_show(t)} (expected one of {allowed})")
+        raise bad("command.type", f"unknown command {show(t)} (expected one of {allowed})")
     cmd: Command = shape.parse(obj, shape.name, _TYPE)
     return cmd
 
@@ -401,9 +168,9 @@ def input_from_json(obj: Mapping[str, Any]) -> UsageRecord | Command | Tick:
     if t == "tick":
         unknown = obj.keys() - {"type", "time"}
         if unknown:
-            raise _bad("Tick", f"unknown field(s) {sorted(map(str, unknown))}")
+            raise bad("Tick", f"unknown field(s) {sorted(map(str, unknown))}")
         if "time" not in obj:
-            raise _bad("Tick.time", "missing")
+            raise bad("Tick.time", "missing")
         return Tick(parse_time(obj["time"], "Tick.time"))
     return command_from_json(obj)
 
@@ -453,7 +220,7 @@ def event_from_json(obj: Mapping[str, Any]) -> Event:
     shape = _EVENTS.get(kind)
     if shape is None:
         allowed = ", ".join(EVENT_CLASS)
-        raise _bad("event.type", f"unknown event {_show(kind)} (expected one of {allowed})")
+        raise bad("event.type", f"unknown event {show(kind)} (expected one of {allowed})")
     event: Event = shape.parse(obj, shape.name, _TYPE)
     return event
 
@@ -473,9 +240,9 @@ def loads_line(line: str | bytes) -> dict[str, Any]:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise _bad("line", f"invalid JSON: {exc}") from None
+        raise bad("line", f"invalid JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise _bad("line", f"expected a JSON object, got {type(obj).__name__}")
+        raise bad("line", f"expected a JSON object, got {type(obj).__name__}")
     return obj
 
 
