@@ -3,6 +3,7 @@ defaults that work against the local Kafka and Redis of scripts/services.sh.
 
 Environment: every field as RATER_<FIELD> (e.g. RATER_GROUP_ID), plus the common
 KAFKA_BOOTSTRAP_SERVERS and REDIS_URL. The fields are below, each with why it exists;
+docs/configuration.md gives each one's variable, default and when to change it, and
 docs/operations.md says how to set them in a deployment.
 """
 

@@ -39,3 +39,16 @@ def test_every_file_named_exists(doc: Path) -> None:
         if not any(c.is_relative_to(ROOT) and c.exists() for c in candidates):
             missing.append(name)
     assert missing == [], f"{doc.name} names files that are not in the repo: {missing}"
+
+
+def test_every_setting_is_documented() -> None:
+    """docs/configuration.md has a row for each field of `Settings` (and of its topics),
+    with its default, so that a new setting cannot go undocumented."""
+    from rater.config import Settings, Topics
+
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")}
+    fields = {f"`{name}`" for name in Settings.model_fields if name != "topics"}
+    fields |= {f"`topics.{name}`" for name in Topics.model_fields}
+    assert sorted(fields - rows) == [], "settings missing from docs/configuration.md"
+    assert sorted(rows - fields) == [], "docs/configuration.md names settings that do not exist"
