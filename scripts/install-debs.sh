@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local services and checks need, when missing:
 #   redis-server (redis-server, redis-cli), prometheus (promtool, and the prometheus
-#   server that tests/integration/test_prometheus_scrape.py runs).
-#   scripts/install-debs.sh [PACKAGE...]     default: redis-server prometheus
+#   server that tests/integration/test_prometheus_scrape.py runs), chromium (the headless
+#   browser that tests/integration/test_replay_report_chromium.py opens report.html in).
+#   scripts/install-debs.sh [PACKAGE...]     default: redis-server prometheus chromium
 # Idempotent and quiet: prints nothing when everything is already there.
 # Package services are NOT started (a temporary policy-rc.d denies it):
 # scripts/redis.sh runs its own redis-server on its own config.
@@ -18,6 +19,7 @@ probe_cmd() {
     redis-server) echo redis-server ;;
     redis-tools) echo redis-cli ;;
     prometheus) echo promtool prometheus ;;
+    chromium) echo chromium ;;
     *) echo "" ;;
   esac
 }
@@ -35,7 +37,7 @@ installed() {
 }
 
 pkgs=("$@")
-((${#pkgs[@]})) || pkgs=(redis-server prometheus)
+((${#pkgs[@]})) || pkgs=(redis-server prometheus chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   installed "$p" || missing+=("$p")
