@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 
 class Progress:
-    """Counts bytes of input read (`total` if known) and records done."""
+    """Counts bytes of input read (`total` if known; or another `unit`: messages) and
+    records done."""
 
     def __init__(
         self,
@@ -21,6 +22,7 @@ class Progress:
         every_s: float = 10.0,
         stream: IO[str] | None = None,
         enabled: bool = True,
+        unit: str = "B",
     ) -> None:
         self.label = label
         self.total = total
@@ -34,7 +36,7 @@ class Progress:
         self._bar: tqdm[Any] | None = None
         if enabled and self.stream.isatty():
             self._bar = tqdm(
-                total=total, desc=label, unit="B", unit_scale=True, file=self.stream, leave=False
+                total=total, desc=label, unit=unit, unit_scale=True, file=self.stream, leave=False
             )
 
     def update(self, done: int, records: int) -> None:

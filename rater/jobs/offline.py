@@ -57,6 +57,7 @@ from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun
 from rater.progress import Progress
 from rater.routing import Router
+from rater.store.base import Store
 from rater.store.memory import MemoryStore
 
 
@@ -188,12 +189,18 @@ class OfflineRun:
     dead_letter_max_bytes: int = 900_000
     chunk: int = 5_000  # records read before the partitions rate them (memory per chunk)
     store: MemoryStore = field(default_factory=lambda: MemoryStore(isolated=False))
+    # rate into this store instead of `store` (a replay into a Redis namespace of its own)
+    target: Store | None = None
     summary: Summary = field(default_factory=Summary)
     # inputs the core raised on in an earlier attempt, by (topic, partition, offset):
     # dead-lettered in their place this time (see rate_offline)
     poison: dict[tuple[str, int, int], PoisonInput] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.rated_into: Store = self.target if self.target is not None else self.store
+        # a store that keeps copies (Redis, an isolated memory store) can give a batch's
+        # accounts back as committed, so a poisoned batch can be rated again from it
+        can_reload = bool(getattr(self.rated_into, "isolated", True))
         self.router = Router(self.partitions)
         self.batch = BatchRater(
             self.rater,
@@ -205,10 +212,10 @@ class OfflineRun:
         self.runs = [
             PartitionRun(
                 n,
-                self.store.claim(n),
+                self.rated_into.claim(n),
                 {},
                 cache_limit=1 << 62,
-                can_reload=self.store.isolated,
+                can_reload=can_reload,
             )
             for n in range(self.partitions)
         ]
@@ -246,6 +253,28 @@ class OfflineRun:
             self.runs[partition].push_arrival(a, self.topics.usage)
             return
         self.runs[partition].push(self.batch, [m], self.topics.usage, self._now)
+
+    def recorded(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes, ts: int
+    ) -> Arrival:
+        """A recorded message at its own coordinates (a replay), decoded and checked as
+        the stream decodes what it consumes; not queued yet (see `push`)."""
+        at = (topic, partition)
+        if offset >= self._next_offset.get(at, 0):
+            self._next_offset[at] = offset + 1
+        m = new_in_message((topic, partition, offset, key, value, ts))
+        a = self.batch.arrive(m, self._now)
+        if self.poison and (topic, partition, offset) in self.poison:
+            return self.batch.poisoned(a, self.poison[(topic, partition, offset)])
+        return a
+
+    def push(self, a: Arrival) -> None:
+        """Queue an arrival in its partition (`recorded` made it)."""
+        self.runs[a.msg.partition].push_arrival(a, self.topics.usage)
+
+    def step(self) -> None:
+        """Rate what the partitions release so far (more usage follows): a replay's chunk."""
+        self._flush(usage_done=False)
 
     def flush(self) -> None:
         """Rate everything still held (the end of the input)."""
@@ -308,13 +337,14 @@ class OfflineRun:
         """Every partition's turn: rate what the aligner releases and commit it."""
         write = self.events_out.write
         dead_topic = self.topics.dead_letter
+        store = self.rated_into
         for run in self.runs:
             prepared = run.prepare(
-                self.batch, self.store, usage_done, commands_done=True, keep_outputs=False
+                self.batch, store, usage_done, commands_done=True, keep_outputs=False
             )
             if prepared is None:
                 continue
-            cold = self.store.commit(run.n, prepared.commit)
+            cold = store.commit(run.n, prepared.commit)
             run.committed(prepared, cold)
             res = prepared.result
             self.summary.add(res, self.topics.usage)
