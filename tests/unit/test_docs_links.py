@@ -52,3 +52,44 @@ def test_every_setting_is_documented() -> None:
     fields |= {f"`topics.{name}`" for name in Topics.model_fields}
     assert sorted(fields - rows) == [], "settings missing from docs/configuration.md"
     assert sorted(rows - fields) == [], "docs/configuration.md names settings that do not exist"
+
+
+RULES = ROOT / "docs" / "rules.md"
+# [`rater.core.money:overage_fen_to_date`](../rater/core/money.py): the function and its file
+IMPLEMENTED = re.compile(r"\[`(rater(?:\.\w+)+):([\w.]+)`\]\(([^)]+)\)")
+CITED_TEST = re.compile(r"`(test_\w+)`")
+
+
+def _test_names() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.update(re.findall(r"^\s*(?:async )?def (test_\w+)\(", path.read_text(), re.M))
+    return names
+
+
+def test_every_function_named_in_the_rules_exists() -> None:
+    """Each `module:function` of docs/rules.md imports, and its link is the module's file:
+    a rule moved or renamed in the code must be moved in the doc too."""
+    import importlib
+
+    found = IMPLEMENTED.findall(RULES.read_text(encoding="utf-8"))
+    assert len(found) >= 14, "docs/rules.md names the function of every rule"
+    problems = []
+    for module_name, qualname, link in found:
+        module = importlib.import_module(module_name)
+        target: object = module
+        for part in qualname.split("."):
+            target = getattr(target, part, None)
+            if target is None:
+                problems.append(f"{module_name}:{qualname} does not exist")
+                break
+        source = Path(module.__file__ or "")
+        if (RULES.parent / link).resolve() != source.resolve():
+            problems.append(f"{module_name}:{qualname} links {link}, not {source}")
+    assert problems == []
+
+
+def test_every_test_cited_in_the_rules_exists() -> None:
+    cited = set(CITED_TEST.findall(RULES.read_text(encoding="utf-8")))
+    assert len(cited) > 100
+    assert sorted(cited - _test_names()) == [], "docs/rules.md cites tests that do not exist"
