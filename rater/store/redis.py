@@ -255,3 +255,9 @@ class RedisStore:
             if key is not None:
                 return p, key
         return None
+
+    def account_keys(self, partition: int) -> list[str]:
+        """Every account key of a partition, sorted (snapshots): the members of its due
+        set, which every account written has."""
+        due = f"{self.tag(partition)}:due"
+        return sorted(k.decode() for k, _ in self.r.zscan_iter(due, count=1000))
