@@ -1,0 +1,118 @@
+"""`rater bench replay`: `rater replay` of a recording against the rating core alone on
+the same records, in one run, with the replay's peak memory.
+
+The recording is what `rater record` writes after `rater load` and `rater produce`: the
+subscribers' commands, then the usage, each message Avro-encoded in its account's
+partition. The replay is the whole command as an analyst runs it (reading the file,
+decoding and checking every message, ordering, rating with the memory store, writing
+events); the core figure is `rater bench core`'s loop on the decoded records.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rater.bench.core import END, START, step
+from rater.bench.simulate import _core_rate
+from rater.catalog.model import Catalog
+from rater.codec import avro
+from rater.config import Topics
+from rater.core.inputs import UsageRecord
+from rater.replay.recording import Message, RecordingMeta, write_recording
+from rater.routing import Router
+from rater.subscribers import parse_subscribers, to_commands
+from rater.workload import subscribers as gen_subscribers
+from rater.workload import usage as gen_usage
+
+PARTITIONS = 4
+
+
+def write_inputs(
+    catalog: Catalog, n_subscribers: int, n_records: int, folder: Path
+) -> tuple[Path, Path, list[UsageRecord]]:
+    """(subscribers file, recording, the records): the recording holds the commands and
+    the usage as the topics would, timestamps now."""
+    import yaml
+
+    subs = gen_subscribers(catalog, n_subscribers, START - 86_400_000, spread_days=1)
+    subs_path = folder / f"bench-subscribers-{n_subscribers}.yaml"
+    subs_path.write_text(yaml.safe_dump({"subscribers": subs}, sort_keys=False))
+    records = list(gen_usage(catalog, subs, n_records, START, END))
+    topics = Topics()
+    router = Router(PARTITIONS)
+    offsets: dict[tuple[str, int], int] = {}
+    now = int(time.time() * 1000)
+
+    def message(topic: str, key: str, part: int, value: bytes) -> Message:
+        off = offsets.get((topic, part), 0)
+        offsets[(topic, part)] = off + 1
+        return Message(topic, part, off, now, key.encode(), value)
+
+    msgs = []
+    for c in to_commands(parse_subscribers({"subscribers": subs})):
+        key, part = router.route(c)
+        msgs.append(message(topics.commands, key, part, avro.encode_command(c)))
+    for r in records:
+        key, part = router.route(r)
+        msgs.append(message(topics.usage, key, part, avro.encode_usage(r)))
+    spans: dict[str, dict[int, tuple[int, int]]] = {topics.commands: {}, topics.usage: {}}
+    for (topic, part), end in offsets.items():
+        spans[topic][part] = (0, end)
+    meta = RecordingMeta(
+        roles={"usage": topics.usage, "commands": topics.commands},
+        partitions={topics.usage: PARTITIONS, topics.commands: PARTITIONS},
+        offsets=spans,
+        recorded_at=now,
+    )
+    rec_path = folder / f"bench-recording-{n_subscribers}-{n_records}.avro"
+    write_recording(rec_path, meta, msgs)
+    return subs_path, rec_path, records
+
+
+def _replay(catalog_path: Path, recording: Path, out: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of `rater replay` as an analyst runs it."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "rater.cli",
+        "replay",
+        "--catalog",
+        str(catalog_path),
+        "--input",
+        str(recording),
+        "--out",
+        str(out),
+    ]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - t0
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def run(catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int) -> str:
+    folder = Path("var")
+    folder.mkdir(exist_ok=True)
+    step(f"bench replay: recording {n_subscribers} subscribers and {n_records} records")
+    subs_path, rec_path, records = write_inputs(catalog, n_subscribers, n_records, folder)
+    step("bench replay: the core alone on the records")
+    core = _core_rate(catalog, subs_path, records)
+    del records
+    step(f"bench replay: rater replay of {rec_path}")
+    seconds, kib = _replay(catalog_path, rec_path, folder / "bench-replay")
+    rate = n_records / seconds
+    size = rec_path.stat().st_size
+    return "\n".join(
+        [
+            f"inputs: {n_subscribers} subscribers, a recording of {n_records} records "
+            f"({size / 2**20:,.0f} MiB)",
+            f"rating core alone: {core:,.0f} records/s",
+            f"rater replay:      {rate:,.0f} records/s ({seconds:.1f} s for the whole command, "
+            "start-up, reading and writing included; memory store, one process)",
+            f"ratio replay / core: {rate / core:.2f} (target >= 0.80)",
+            f"peak memory of rater replay: {kib / 1024:,.0f} MiB",
+        ]
+    )
