@@ -25,6 +25,7 @@ from rater.core.cycles import from_ms
 from rater.jobs.offline import read_usage
 from rater.replay.recording import Recording
 from rater.replay.snapshot import Snapshot
+from rater.store.redis import RedisStore
 from rater.stream.tools import (
     account_keys,
     delete_namespace,
@@ -171,13 +172,34 @@ def test_record_snapshot_and_replay_leave_everything_live_as_it_was(
         assert _diff_total(tmp_path / "red")[2] == 0
         assert next(client.scan_iter(match=f"{{{own}:*}}:*"), None) is not None
 
-        # from the snapshot: everything recorded is already in it
+        # chosen subscribers; --at refused once the live state is past that time
+        one = tmp_path / "one.jsonl"
+        code, out = _rater(config, "snapshot", "--msisdn", "13800000004", "--out", str(one))
+        assert code == 0, out
+        (acct,) = [a for _, a in Snapshot(one).accounts()]
+        assert set(acct.lines) == {"13800000003", "13800000004"}  # one sharing account
+        at = tmp_path / "at.jsonl"
         code, out = _rater(
-            config, *base, "--input", str(rec), "--state", str(snap), "--out", str(tmp_path / "s")
+            config, "snapshot", "--at", "2026-04-15T00:00:00+08:00", "--out", str(at)
+        )
+        assert code == 2 and "cannot be taken back in time" in out and not at.exists(), out
+
+        # rebuilt from the snapshot into a namespace of its own: everything recorded is
+        # already in the snapshot, and the namespace holds the live accounts, key for key
+        code, out = _rater(
+            config,
+            *base,
+            *("--input", str(rec), "--state", str(snap), "--out", str(tmp_path / "s")),
+            *("--store", "redis", "--namespace", own, "--fresh"),
         )
         assert code == 0, out
         facts = orjson.loads((tmp_path / "s" / "replay.json").read_bytes())
         assert facts["left_out"]["in_snapshot"] == facts["read"] > 0
+        live, rebuilt = RedisStore(client, s.namespace), RedisStore(client, own)
+        for p, snapped in Snapshot(snap).accounts():
+            want = live.load(p, [snapped.key], with_seen=True)[snapped.key].to_dict()
+            assert rebuilt.load(p, [snapped.key], with_seen=True)[snapped.key].to_dict() == want
+            assert snapped.to_dict() == want
 
         # refused: the live namespace, and one that holds keys, without --fresh
         for ns, why in ((s.namespace, "the live namespace"), (own, "holds keys already")):
