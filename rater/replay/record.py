@@ -78,7 +78,11 @@ def record(
                         yield m
                     done += sum(e - f for f, e in parts.values())
 
-            n = write_recording(tmp, meta, messages())
+            try:
+                n = write_recording(tmp, meta, messages())
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # no half recording left behind
+                raise
         tmp.replace(out)
     finally:
         consumer.close()
