@@ -191,7 +191,7 @@ def simulate(
     dead = dead_letters.open("wb") if dead_letters else None
     try:
         summary, _ = run_sim(
-            Rater(cat),
+            Rater(cat, s.duplicate_window_ms),
             cmds,
             usage,
             _time(until),
@@ -299,6 +299,42 @@ def bench_replay(
     except CatalogError as e:
         _fail(str(e))
     typer.echo(bench.run(catalog, cat, subscribers, records))
+
+
+@bench_app.command("state")
+def bench_state(
+    catalog: BenchCatalogOpt = None,
+    subscribers: SubscriberCountOpt = 200,
+    days: Annotated[int, typer.Option(min=1, help="days of usage: the cycle so far")] = 30,
+    records_per_day: Annotated[int, typer.Option(min=1, help="records a day per subscriber")] = 100,
+    window_hours: Annotated[
+        int | None, typer.Option(min=1, help="duplicate window (default: config)")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Redis bytes per subscriber at the end of a cycle rated through the real store
+    (a sample of subscribers; every key of the state counted)."""
+    from rater.bench import state as bench
+
+    s = _settings(config)
+    catalog = catalog or example_catalog()
+    try:
+        cat = load_catalog(catalog)
+    except CatalogError as e:
+        _fail(str(e))
+    window = window_hours or s.duplicate_window_hours
+    typer.echo(
+        bench.run(
+            cat,
+            s.redis_url.get_secret_value(),
+            subscribers,
+            days,
+            records_per_day,
+            window,
+            s.partitions,
+            s.redis_cluster,
+        )
+    )
 
 
 @bench_app.command("stream")
@@ -859,7 +895,7 @@ def replay(
         fresh=fresh,
     )
     try:
-        plan = build(s, Rater(cat), options)
+        plan = build(s, Rater(cat, s.duplicate_window_ms), options)
         res = run_replay(plan)
     except (Refused, RecordingError, SnapshotError) as e:
         _fail(str(e))

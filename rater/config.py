@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)
     max_future_ms: int = Field(24 * 3_600_000, ge=0)  # later than now + this: dead letter
+    # a line remembers its records this far back in event time; older ones are LATE
+    # (rater.core.duplicates): memory per subscriber grows with it
+    duplicate_window_hours: int = Field(48, ge=1, le=40 * 24)
     # a dead letter's encoded size at most (a large original is cut, its length and
     # SHA-256 kept): below the dead-letter topic's max.message.bytes
     dead_letter_max_bytes: int = Field(900_000, ge=16_384)
@@ -80,6 +83,10 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     schema_registry_url: str | None = None
     kafka: dict[str, str] = {}  # extra librdkafka settings for both clients
+
+    @property
+    def duplicate_window_ms(self) -> int:
+        return self.duplicate_window_hours * 3_600_000
 
     @classmethod
     def settings_customise_sources(

@@ -64,7 +64,7 @@ def _worker(
     proc: st.TimedRater | st.Passthrough
     if kind == "rater":
         store = st.TimedStore(rclient, s.namespace)
-        proc = st.TimedRater(s, Rater(load_catalog(s.catalog)), store, gate)
+        proc = st.TimedRater(s, Rater(load_catalog(s.catalog), s.duplicate_window_ms), store, gate)
     else:
         proc = st.Passthrough(s, source, sink, group, gate=gate)
     tune_gc(s.gc_gen0_threshold)

@@ -58,7 +58,7 @@ from rater.core.events import ChargeEvent, ChargeKind, Unit
 from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
 from rater.gc_tuning import tune_gc
-from rater.store.base import PartitionCommit
+from rater.store.base import PartitionCommit, SeenKeys
 from rater.store.redis import RedisStore, redis_client
 from rater.stream.kafka import (
     admin_config,
@@ -292,9 +292,7 @@ class TimedStore(RedisStore):
         with _adding(self.timing, "redis_s"):
             return super().load(partition, keys, cold, with_seen)
 
-    def seen_among(
-        self, partition: int, wanted: Mapping[str, Sequence[str]]
-    ) -> dict[str, set[str]]:
+    def seen_among(self, partition: int, wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:
         with _adding(self.timing, "redis_s"):
             return super().seen_among(partition, wanted)
 
@@ -932,7 +930,7 @@ def _run(
         # A live system ticks daily: without this, each subscriber's first record also
         # catches up weeks of daily fees since activation (~30 extra fee events each).
         send_tick(s, START)
-    loader = TimedRater(s, Rater(catalog), store)
+    loader = TimedRater(s, Rater(catalog, s.duplicate_window_ms), store)
     _measured(lambda: loader.run(drain=True), loader.timing, rclient, None)
     out(
         f"subscribers: {opts.subscribers:,} ({len(cmds):,} commands"
@@ -958,7 +956,7 @@ def _run(
         f"{time.perf_counter() - t0:.1f} s"
     )
     tune_gc(s.gc_gen0_threshold)  # as `rater run` does; also freezes the bench's own data
-    svc = TimedRater(s, Rater(catalog), store)
+    svc = TimedRater(s, Rater(catalog, s.duplicate_window_ms), store)
     prof = cProfile.Profile() if opts.profile else None
     _measured(lambda: svc.run(drain=True), svc.timing, rclient, prof)
     rater_t = svc.timing
@@ -1007,7 +1005,7 @@ def _run(
             (keys.get(r.msisdn, r.msisdn).encode(), avro.encode_usage(r), r.record_id)
             for r in fresh
         ]
-        live = TimedRater(s, Rater(catalog), store)
+        live = TimedRater(s, Rater(catalog, s.duplicate_window_ms), store)
         start_rater, stop_rater = _in_thread("rater", lambda: live.run(), live.stop, live.assigned)
 
         rater_lat = _measure_latency(

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from rater.catalog.model import Catalog
 from rater.core import clock, commands, usage
+from rater.core.duplicates import DEFAULT_WINDOW_MS
 from rater.core.events import Event, UnratedReason
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.runtime import Runtime
@@ -22,7 +23,7 @@ Input = UsageRecord | Command | Tick
 
 class Status(StrEnum):
     APPLIED = "APPLIED"
-    DUPLICATE = "DUPLICATE"  # a record id already charged this cycle: nothing changed
+    DUPLICATE = "DUPLICATE"  # a record the line already has (rater.core.duplicates)
     UNKNOWN_SUBSCRIBER = "UNKNOWN_SUBSCRIBER"  # no such line: the edge dead-letters it
 
 
@@ -36,9 +37,9 @@ class Outcome:
 class Rater:
     """Applies inputs to accounts under one catalog."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, duplicate_window_ms: int = DEFAULT_WINDOW_MS) -> None:
         self.catalog = catalog
-        self.rt = Runtime.of(catalog)
+        self.rt = Runtime.of(catalog, duplicate_window_ms)
 
     def apply(self, account: Account | None, item: Input) -> Outcome:
         """Apply one input. The account is changed in place and returned in the outcome

@@ -14,21 +14,25 @@ computed for a record that emits nothing.
 
     L  the line the event is for (its `msisdn` field)
     C  L's current cycle id when the event is made: a record's events name the cycle of
-       L it was rated in (the cycle whose `Line.seen` holds it)
+       L it was rated in
     r  record id    X  command id    P  product code    B  bucket id (of L)    k  day
+    s  the UTC day of a record's start time (days since 1970-01-01)
 
     id pattern                  event: why no other event has the id
     --------------------------  ---------------------------------------------------------
-    charge:{L}:{C}:{r}          usage charge of record r. A line rates a record id at most
-                                once per cycle (`Line.seen`).
-    throttle:{L}:{C}:{r}        throttle caused by rating r. As above, and a rating
+    charge:{L}:{C}:{s}:{r}      usage charge of record r starting on day s. A line rates
+                                the record (r, s) at most once: within the duplicate
+                                window it is found in day s's bucket (`Line.seen`), and
+                                after the window it is LATE (rater.core.duplicates).
+    throttle:{L}:{C}:{s}:{r}    throttle caused by rating (r, s). As above, and a rating
                                 throttles at most once (only from full speed).
-    unrated:{L}:{C}:{reason}:{r}
-                                r not rated, for `reason` (UnratedReason). As above: the
-                                same record again in a later cycle (late then, whatever it
-                                was before) is another outcome with another id. C is "-"
-                                for an unknown subscriber (no line; the same event each
-                                time).
+    unrated:{L}:{C}:{reason}:{s}:{r}
+                                (r, s) not rated, for `reason` (UnratedReason). Once
+                                within the window, as above. After it, LATE each time it
+                                comes back, with the same detail within one cycle (the
+                                very same event again); in a later cycle it is another id.
+                                C is "-" for an unknown subscriber (no line; the same
+                                event each time).
     n80:{L}:{C}:{B}             bucket B of L 80 % / 100 % used. Each threshold once per
     n100:{L}:{C}:{B}            bucket per cycle (`Bucket.notified`, reset at rollover);
                                 bucket ids never repeat in a line. L is the bucket's line,

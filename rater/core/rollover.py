@@ -6,7 +6,8 @@ In order, at the boundary T:
    bucket valid to the new cycle's end; last cycle's carried buckets expire;
 2. topup and month_end buckets, cancelled products, expired term packs are removed;
    plan, recurring, directional, night and assured buckets are reset to full;
-3. counters reset (overage, fair-use usage, month-end orders, record ids seen);
+3. counters reset (overage, fair-use usage, month-end orders; the record ids seen are
+   kept: rater.core.duplicates);
 4. a throttled line is restored (section 7);
 5. a pending plan change and pending orders take effect;
 6. fees of the new cycle: monthly fees in full, daily fees start accruing.
@@ -84,7 +85,6 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
     line.data_used = 0
     line.month_end_orders = 0
     line.days_accrued = 0
-    line.seen.clear()
     line.accruals = []
     draw.invalidate(line)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from rater.catalog.model import Catalog, PackKind
 from rater.core.cycles import MINUTE_MS
+from rater.core.duplicates import DEFAULT_WINDOW_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +17,13 @@ class Runtime:
     directional_match: dict[str, tuple[frozenset[str], frozenset[int]]] = field(
         default_factory=dict
     )
+    # how far back in event time a line remembers its records (rater.core.duplicates)
+    duplicate_window_ms: int = DEFAULT_WINDOW_MS
 
     @classmethod
-    def of(cls, catalog: Catalog) -> Runtime:
+    def of(cls, catalog: Catalog, duplicate_window_ms: int = DEFAULT_WINDOW_MS) -> Runtime:
+        if duplicate_window_ms < 3_600_000:
+            raise ValueError(f"duplicate window of {duplicate_window_ms} ms: at least an hour")
         return cls(
             catalog=catalog,
             offset_ms=catalog.utc_offset_minutes * MINUTE_MS,
@@ -28,6 +33,7 @@ class Runtime:
                 for p in catalog.packs.values()
                 if p.kind == PackKind.DIRECTIONAL
             },
+            duplicate_window_ms=duplicate_window_ms,
         )
 
     @property

@@ -97,7 +97,9 @@ class Line:
     throttle_reason: str = ""
     month_end_orders: int = 0
     days_accrued: int = 0  # days of the cycle whose daily fees are applied
-    seen: set[str] = field(default_factory=set)
+    # UTC day of start -> keys of the records rated (rater.core.duplicates); a store may
+    # hold them apart and fill in only what a batch asks about
+    seen: dict[int, set[int]] = field(default_factory=dict)
     sharing_owner: str | None = None
     members: list[str] = field(default_factory=list)
     next_seq: int = 1
@@ -149,7 +151,8 @@ class Account:
 
 # The serialized form. A line is a JSON object: its scalar fields in declaration order,
 # then "buckets", "subscriptions" and "accruals" as rows (arrays of the fields in
-# declaration order), "seen" (sorted; left out by a store that keeps it elsewhere),
+# declaration order), "seen" ([day, sorted keys] rows by day; left out by a store that
+# keeps it elsewhere),
 # "pending_products" and "members". `order` is derived and never stored.
 #
 # This runs for every changed account after every batch, so it avoids per-field Python
@@ -195,7 +198,7 @@ def _line_to_dict(line: Line, with_seen: bool = True) -> dict[str, Any]:
         [a.product, a.is_plan, a.fee_fen, a.from_day, a.charged, a.done] for a in line.accruals
     ]
     if with_seen:
-        d["seen"] = sorted(line.seen)
+        d["seen"] = [[day, sorted(keys)] for day, keys in sorted(line.seen.items())]
     d["pending_products"] = list(line.pending_products)
     d["members"] = list(line.members)
     return d
@@ -203,7 +206,8 @@ def _line_to_dict(line: Line, with_seen: bool = True) -> dict[str, Any]:
 
 def _line_from_dict(d: dict[str, Any]) -> Line:
     # Positional: the list fields pass through raw and are rebuilt just below.
-    line = Line(*(*_line_args_head(d), set(d.get("seen", ())), *_line_args_tail(d)))
+    seen = {day: set(keys) for day, keys in d.get("seen", ())}
+    line = Line(*(*_line_args_head(d), seen, *_line_args_tail(d)))
     line.buckets = list(starmap(Bucket, d["buckets"]))
     line.subscriptions = list(starmap(Subscription, d["subscriptions"]))
     line.accruals = list(starmap(FeeAccrual, d["accruals"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rater.core import draw, emit, fees
+from rater.core.duplicates import DAY_MS, prune, record_key, seen_before
 from rater.core.events import (
     ChargeKind,
     Draw,
@@ -144,7 +145,8 @@ def unrated(
     """`seen_in`: the cycle of the record's line when it was rated ("-" with no line)."""
     out.append(
         UnratedEvent(
-            event_id=f"unrated:{rec.msisdn}:{seen_in}:{reason}:{rec.record_id}",
+            event_id=f"unrated:{rec.msisdn}:{seen_in}:{reason}:"
+            f"{rec.start_time // DAY_MS}:{rec.record_id}",
             msisdn=rec.msisdn,
             account=account,
             event_time=rec.start_time,
@@ -159,11 +161,29 @@ def unrated(
 
 def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: UsageRecord) -> bool:
     """Rate `rec` on `line` (the clock is already advanced). False for a duplicate."""
-    if rec.record_id in line.seen:
-        return False
-    # Seen this cycle whatever the outcome, so a repeat never emits a second event.
-    line.seen.add(rec.record_id)
     t = rec.start_time
+    window = rt.duplicate_window_ms
+    if t < account.clock - window:  # beyond the duplicate window (rater.core.duplicates)
+        late = t < line.cycle_start  # the same detail each time the record comes back
+        unrated(
+            rt,
+            out,
+            rec,
+            line.account,
+            None,
+            UnratedReason.LATE,
+            f"record starts before the current cycle {line.cycle_id}"
+            if late
+            else f"record starts more than {window // 3_600_000} h before the account's clock",
+            line.cycle_id,
+        )
+        return True
+    seen = line.seen
+    # Remembered whatever the outcome, so a repeat never emits a second event.
+    if seen_before(seen, t, record_key(rec.record_id)):
+        return False
+    if len(seen) > window // DAY_MS + 2:  # a new day's bucket: drop the days out of it
+        prune(seen, account.clock, window)
     if line.status == SubscriberStatus.CLOSED:
         unrated(
             rt,
@@ -327,7 +347,8 @@ def _rate_data(
                 rt,
                 out,
                 line,
-                f"throttle:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
+                f"throttle:{line.msisdn}:{line.cycle_id}:"
+                f"{rec.start_time // DAY_MS}:{rec.record_id}",
                 t,
                 ASSURED_EXHAUSTED,
                 rt.catalog.packs[assured.product].throttle_kbps,
@@ -351,7 +372,7 @@ def _rate_data(
     # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
         new_charge(
-            f"charge:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
+            f"charge:{line.msisdn}:{line.cycle_id}:{rec.start_time // DAY_MS}:{rec.record_id}",
             line.msisdn,
             line.account,
             t,
@@ -386,7 +407,7 @@ def _rate_data(
             rt,
             out,
             line,
-            f"throttle:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
+            f"throttle:{line.msisdn}:{line.cycle_id}:{rec.start_time // DAY_MS}:{rec.record_id}",
             t,
             FAIR_USE_CAP,
             plan.throttle_kbps,
@@ -424,7 +445,7 @@ def _rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> N
     # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
         new_charge(
-            f"charge:{line.msisdn}:{line.cycle_id}:{rec.record_id}",
+            f"charge:{line.msisdn}:{line.cycle_id}:{rec.start_time // DAY_MS}:{rec.record_id}",
             line.msisdn,
             line.account,
             t,

@@ -22,6 +22,7 @@ from rater.codec.deadletter import MAX_DEAD_LETTER_BYTES, DeadLetter, dead_lette
 from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_command, check_usage
 from rater.config import Topics
+from rater.core.duplicates import DAY_MS, dropped_days, first_kept_day, record_key
 from rater.core.engine import Rater, Status
 from rater.core.events import (
     ChargeEvent,
@@ -35,6 +36,7 @@ from rater.core.state import Account, Line
 from rater.pipeline.align import BAD, Arrival, Decoded
 from rater.pipeline.messages import InMessage, OutMessage, new_out_message
 from rater.routing import account_key
+from rater.store.base import SeenChange, SeenKeys
 
 COMMAND_TYPES: tuple[type, ...] = typing.get_args(Command)
 
@@ -47,8 +49,8 @@ class BatchResult:
     events: list[Event] = field(default_factory=list)  # what the core emitted
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
     dead_letters: Counter[str] = field(default_factory=Counter)  # by error class
-    # MSISDN -> (the set starts afresh: a new cycle or line, record ids to add)
-    seen: dict[str, tuple[bool, list[str]]] = field(default_factory=dict)
+    # MSISDN -> the line's record keys to add and day buckets to drop
+    seen: dict[str, SeenChange] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)  # also in `out`, encoded
     input_times: list[int] = field(default_factory=list)  # message timestamps (ms)
     event_times: list[int] = field(default_factory=list)  # usage start times (ms)
@@ -217,14 +219,14 @@ class BatchRater:
         arrivals: list[Arrival],
         load: Callable[[set[str]], dict[str, Account]],
         due: Callable[[int], list[str]],
-        seen: Callable[[dict[str, list[str]]], dict[str, set[str]]] | None = None,
+        seen: Callable[[SeenKeys], dict[str, dict[int, set[int]]]] | None = None,
     ) -> BatchResult:
         """Rate a partition's arrivals, in the order given (`Aligner.release`).
 
-        `seen`, given the batch's record ids per line, returns those the line has already
-        charged this cycle (the store's duplicate sets). The lines then hold only those
-        ids in `Line.seen`: the core asks about no other, so a store need not read (or
-        keep in memory) a whole cycle's ids per line.
+        `seen`, given the batch's record keys per line and day, returns those the line
+        already has (the store's duplicate buckets). The lines then hold only those keys
+        in `Line.seen`: the core asks about no other, so a store need not read (or keep
+        in memory) a line's whole window of keys.
 
         This runs once per record, so it is written for speed: one pass to collect the
         keys, one to rate, counters kept in locals and turned into labels at the end."""
@@ -244,12 +246,8 @@ class BatchRater:
         if tick_at is not None:
             keys.update(due(tick_at))
         accounts = load(keys) if keys else {}
-        if seen is not None and usage:
-            _mark_seen(usage, accounts, seen)
-        cycle_at_load = {
-            msisdn: ln.cycle_id for a in accounts.values() for msisdn, ln in a.lines.items()
-        }
-        rated: dict[str, list[str]] = {}
+        clock_at_load = {k: a.clock for k, a in accounts.items()}
+        found = _mark_seen(usage, accounts, seen) if seen is not None else {}
         statuses: dict[tuple[str, Status], int] = {}
         changed = res.accounts
         events = res.events
@@ -296,14 +294,7 @@ class BatchRater:
             acct = outcome.account
             if acct is not None:
                 accounts[akey] = changed[akey] = acct
-                if type(item) is UsageRecord:
-                    if status is Status.APPLIED:
-                        ids = rated.get(item.msisdn)
-                        if ids is None:
-                            rated[item.msisdn] = [item.record_id]
-                        else:
-                            ids.append(item.record_id)
-                elif isinstance(item, NewSubscriber) and item.msisdn in acct.lines:
+                if isinstance(item, NewSubscriber) and item.msisdn in acct.lines:
                     res.directory[item.msisdn] = akey
             counted = (m.topic, status)
             statuses[counted] = statuses.get(counted, 0) + 1
@@ -317,12 +308,9 @@ class BatchRater:
                     out.append(new_out_message((topic_of[type(ev)], ev.msisdn.encode(), value)))
         for (topic, st), n in statuses.items():
             res.outcomes[(topic, st.lower())] += n
-        for acct in changed.values():
-            for msisdn, line in acct.lines.items():
-                if line.cycle_id != cycle_at_load.get(msisdn):
-                    res.seen[msisdn] = (True, sorted(line.seen))
-                elif msisdn in rated:
-                    res.seen[msisdn] = (False, [r for r in rated[msisdn] if r in line.seen])
+        window = self.rater.rt.duplicate_window_ms
+        for key, acct in changed.items():
+            _seen_changes(res.seen, acct, clock_at_load.get(key), found, window)
         return res
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
@@ -336,24 +324,64 @@ class BatchRater:
 def _mark_seen(
     usage: list[Arrival],
     accounts: dict[str, Account],
-    seen: Callable[[dict[str, list[str]]], dict[str, set[str]]],
-) -> None:
-    """Give each line with usage in the batch the batch's ids it has already charged."""
-    wanted: dict[str, list[str]] = {}
+    seen: Callable[[SeenKeys], dict[str, dict[int, set[int]]]],
+) -> dict[str, dict[int, set[int]]]:
+    """Give each line of the batch's accounts the keys of the batch's records it already
+    has, and nothing else (a cached line may hold an earlier batch's); returns them."""
+    for acct in accounts.values():
+        for line in acct.lines.values():
+            line.seen = {}
+    wanted: dict[str, dict[int, list[int]]] = {}
     lines: dict[str, Line] = {}
     for _, _, item, akey in usage:
         rec = cast(UsageRecord, item)  # `usage` holds records only
-        acct = accounts.get(akey) if akey is not None else None
-        line = acct.lines.get(rec.msisdn) if acct is not None else None
-        if line is None:
+        owner = accounts.get(akey) if akey is not None else None
+        at = owner.lines.get(rec.msisdn) if owner is not None else None
+        if at is None:
             continue  # unknown here: a dead letter, or created by a command of this batch
-        ids = wanted.get(rec.msisdn)
-        if ids is None:
-            wanted[rec.msisdn] = [rec.record_id]
-            lines[rec.msisdn] = line
+        days = wanted.get(rec.msisdn)
+        if days is None:
+            days = wanted[rec.msisdn] = {}
+            lines[rec.msisdn] = at
+        day = rec.start_time // DAY_MS
+        keys = days.get(day)
+        if keys is None:
+            days[day] = [record_key(rec.record_id)]
         else:
-            ids.append(rec.record_id)
-    if wanted:
-        found = seen(wanted)
-        for msisdn, line in lines.items():
-            line.seen = found.get(msisdn, set())
+            keys.append(record_key(rec.record_id))
+    if not wanted:
+        return {}
+    found = seen(wanted)
+    for msisdn, line in lines.items():
+        line.seen = {day: set(keys) for day, keys in found.get(msisdn, {}).items()}
+    return found
+
+
+def _seen_changes(
+    changes: dict[str, SeenChange],
+    acct: Account,
+    clock_before: int | None,
+    found: dict[str, dict[int, set[int]]],
+    window: int,
+) -> None:
+    """What the store must change in the duplicate buckets of `acct`'s lines: the keys
+    the batch added (beyond those it found), and the days its clock moved out of the
+    window (`rater.core.duplicates.dropped_days`)."""
+    dropped = (
+        list(dropped_days(clock_before, acct.clock, window))
+        if clock_before is not None and acct.clock > clock_before
+        else []
+    )
+    first = first_kept_day(acct.clock, window)
+    for msisdn, line in acct.lines.items():
+        had = found.get(msisdn)
+        added: dict[int, list[int]] = {}
+        for day, keys in line.seen.items():
+            if day < first:
+                continue  # out of the window already: never looked at again
+            old = had.get(day) if had else None
+            new = keys - old if old else keys
+            if new:
+                added[day] = list(new)
+        if added or dropped:
+            changes[msisdn] = SeenChange(added, dropped)

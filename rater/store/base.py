@@ -1,9 +1,10 @@
 """The state store interface every job rates through, and the batch transaction.
 
-A store keeps, per input partition: the accounts, the record ids each line has charged
-this cycle (the duplicate check), the time each account has a change due (ticks), the
-directory MSISDN -> account, an owner epoch, and the watermark (next input offset to
-apply per topic) with the encoded outputs of the last applied batch.
+A store keeps, per input partition: the accounts, the keys of the records each line has
+rated within the duplicate window (`rater.core.duplicates`), the time each account has
+a change due (ticks), the directory MSISDN -> account, an owner epoch, and the watermark
+(next input offset to apply per topic) with the encoded outputs of the last applied
+batch.
 `rater.store.memory.MemoryStore` (simulate, replay, tests, benchmarks) and
 `rater.store.redis.RedisStore` (the stream) implement it.
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rater.core.state import Account
 
@@ -46,6 +47,17 @@ class WatermarkMismatch(Exception):
     """The stored watermark is not where this batch started: someone else applied it."""
 
 
+class SeenChange(NamedTuple):
+    """What a batch changes in one line's record keys (rater.core.duplicates)."""
+
+    added: Mapping[int, Sequence[int]]  # UTC day -> keys of records first rated now
+    dropped: Sequence[int]  # days whose buckets left the window
+
+
+# MSISDN -> UTC day -> record keys: what a batch asks a store about, and what it finds
+SeenKeys = Mapping[str, Mapping[int, Sequence[int]]]
+
+
 @dataclass(slots=True)
 class PartitionCommit:
     """Everything one partition batch writes, all or nothing."""
@@ -55,8 +67,8 @@ class PartitionCommit:
     accounts: Mapping[str, Account]  # changed accounts
     directory: Mapping[str, str]  # new MSISDN -> account key
     out: bytes  # the batch's encoded outputs (rater.store.outbox), kept for recovery
-    # MSISDN -> (start the line's set afresh: a new cycle or line, record ids to add)
-    seen: Mapping[str, tuple[bool, Sequence[str]]] = field(default_factory=dict)
+    # MSISDN -> the line's record keys to add and day buckets to drop
+    seen: Mapping[str, SeenChange] = field(default_factory=dict)
     # account key -> its cold bytes as last stored (RedisStore writes only changes)
     cold: Mapping[str, bytes] = field(default_factory=dict)
 
@@ -75,15 +87,13 @@ class Store(Protocol):
     def load(
         self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
     ) -> dict[str, Account]:
-        """The accounts found under `keys`, their lines' `seen` sets empty (ask
+        """The accounts found under `keys`, their lines' `seen` empty (ask
         `seen_among`). `cold` gets each account's stored cold bytes where the store
         keeps them (for `PartitionCommit.cold`)."""
         ...
 
-    def seen_among(
-        self, partition: int, wanted: Mapping[str, Sequence[str]]
-    ) -> dict[str, set[str]]:
-        """Of the record ids given per line (MSISDN), those already charged this cycle."""
+    def seen_among(self, partition: int, wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:
+        """Of the record keys given per line (MSISDN) and day, those the line has."""
         ...
 
     def due_keys(self, partition: int, until: int) -> list[str]:

@@ -10,13 +10,13 @@ encode and a decode per account and batch; a failed batch ends such a job anyway
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
 
 from rater.core.state import Account
-from rater.store.base import Fenced, PartitionCommit, WatermarkMismatch
+from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
 
 
 @dataclass(slots=True)
@@ -27,7 +27,8 @@ class MemoryPartition:
     accounts: dict[str, Account | bytes] = field(default_factory=dict)
     due: dict[str, int] = field(default_factory=dict)  # account key -> next due time
     directory: dict[str, str] = field(default_factory=dict)  # msisdn -> account key
-    seen: dict[str, set[str]] = field(default_factory=dict)  # msisdn -> record ids
+    # msisdn -> UTC day -> record keys (rater.core.duplicates)
+    seen: dict[str, dict[int, set[int]]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -66,21 +67,23 @@ class MemoryStore:
                 a = Account.from_dict(orjson.loads(a))
             else:
                 for line in a.lines.values():
-                    line.seen = set()  # as a Redis load: ask seen_among
+                    line.seen = {}  # as a Redis load: ask seen_among
             found[k] = a
         return found
 
-    def seen_among(
-        self, partition: int, wanted: Mapping[str, Sequence[str]]
-    ) -> dict[str, set[str]]:
+    def seen_among(self, partition: int, wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:
         seen = self._p(partition).seen
-        found: dict[str, set[str]] = {}
-        for msisdn, ids in wanted.items():
+        found: dict[str, dict[int, set[int]]] = {}
+        for msisdn, days in wanted.items():
             have = seen.get(msisdn)
-            if have:
-                hits = {i for i in ids if i in have}
-                if hits:
-                    found[msisdn] = hits
+            if not have:
+                continue
+            for day, keys in days.items():
+                bucket = have.get(day)
+                if bucket:
+                    hits = {k for k in keys if k in bucket}
+                    if hits:
+                        found.setdefault(msisdn, {})[day] = hits
         return found
 
     def due_keys(self, partition: int, until: int) -> list[str]:
@@ -110,12 +113,12 @@ class MemoryStore:
                 p.accounts[key] = acct
             p.due[key] = acct.next_due
         p.directory.update(batch.directory)
-        for msisdn, (reset, ids) in batch.seen.items():
-            have = p.seen.get(msisdn)
-            if have is None or reset:
-                p.seen[msisdn] = set(ids)
-            else:
-                have.update(ids)
+        for msisdn, (added, dropped) in batch.seen.items():
+            have = p.seen.setdefault(msisdn, {})
+            for day in dropped:
+                have.pop(day, None)
+            for day, keys in added.items():
+                have.setdefault(day, set()).update(keys)
         self.commits += 1
         return {}
 
@@ -132,7 +135,7 @@ class MemoryStore:
             loaded = self.load(n, list(p.accounts))
             for acct in loaded.values():
                 for msisdn, line in acct.lines.items():
-                    line.seen = set(p.seen.get(msisdn, ()))
+                    line.seen = {d: set(k) for d, k in p.seen.get(msisdn, {}).items()}
             out.update(loaded)
         return out
 

@@ -14,10 +14,15 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
                      a key holds the whole form.
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
-    {ns:p}:seen:<m>  set: record ids line m has seen this cycle (kept out of the account
-                     JSON so a write costs the same on day 1 and day 30 of a cycle; the
-                     stream asks it about a batch's ids with SMISMEMBER, `seen_among`,
-                     and never reads it whole)
+    {ns:p}:seen:<m>:<d>
+                     set of integers: the keys of the records line m rated that start on
+                     UTC day d, within the duplicate window (rater.core.duplicates).
+                     Redis keeps a small set of integers as an intset, 8 bytes a member
+                     (up to `set-max-intset-entries`, 512 by default: raise it for lines
+                     with more records a day). Kept out of the account so a write costs
+                     the same on day 1 and day 30; the stream asks about a batch's keys
+                     with SMISMEMBER (`seen_among`) and never reads a bucket whole; a
+                     bucket is deleted when its day leaves the window.
 
 The write of a batch is one Lua script: fencing check, expected watermark check,
 accounts, due times, directory, new watermark and the batch's outputs, all or nothing.
@@ -25,7 +30,7 @@ accounts, due times, directory, new watermark and the batch's outputs, all or no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -33,17 +38,18 @@ import redis
 
 from rater.core.state import Account, split_hot, with_hot
 from rater.errors import Refused
-from rater.store.base import Fenced, PartitionCommit, WatermarkMismatch
+from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
 
 __all__ = ["Fenced", "RedisStore", "WatermarkMismatch"]
 
 
 _COMMIT = """
--- KEYS: epoch, wm, due, dir, (cold key, hot key) * n_acct, seen keys...
+-- KEYS: epoch, wm, due, dir, (cold key, hot key) * n_acct, seen buckets...
 -- ARGV: epoch, n_wm, (field, expected, new) * n_wm, out, n_acct,
 --       (cold or '' if unchanged, hot, due) * n_acct,
---       n_dir, (msisdn, key) * n_dir, n_seen, (reset, n_ids, ids...) * n_seen,
+--       n_dir, (msisdn, key) * n_dir, n_seen, (n_ids, ids...) * n_seen,
 --       acct_prefix_len
+-- A seen bucket with n_ids = 0 is deleted (its day left the window), else added to.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED')
 end
@@ -85,11 +91,11 @@ local n_seen = tonumber(ARGV[i])
 i = i + 1
 for k = 1, n_seen do
   local key = KEYS[4 + 2 * n_acct + k]
-  if ARGV[i] == '1' then
+  local n_ids = tonumber(ARGV[i])
+  if n_ids == 0 then
     redis.call('DEL', key)
   end
-  local n_ids = tonumber(ARGV[i + 1])
-  i = i + 2
+  i = i + 1
   local last = i + n_ids - 1
   while i <= last do  -- in chunks: unpack is bounded by Lua's stack
     local j = math.min(i + 999, last)
@@ -149,9 +155,9 @@ class RedisStore:
         with_seen: bool = False,
     ) -> dict[str, Account]:
         """The accounts found under `keys`. `cold` (if given) gets each one's stored cold
-        bytes, for `commit` to tell whether the cold part changed since. The lines' sets
-        of record ids seen this cycle are read only `with_seen` (a month of usage is
-        thousands of ids per line; the stream asks `seen_among` about a batch's ids)."""
+        bytes, for `commit` to tell whether the cold part changed since. The lines' record
+        keys are read only `with_seen` (snapshots and tests: it scans the partition's
+        buckets; the stream asks `seen_among` about a batch's keys)."""
         keys = list(keys)
         if not keys:
             return {}
@@ -165,34 +171,46 @@ class RedisStore:
             accounts[k] = Account.from_dict(with_hot(d, orjson.loads(hot)) if hot else d)
             if cold is not None:
                 cold[k] = c
-        lines = [line for a in accounts.values() for line in a.lines.values()]
-        if lines and with_seen:
-            pipe = self.r.pipeline(transaction=False)
-            for line in lines:
-                pipe.smembers(self._seen_key(partition, line.msisdn))
-            for line, ids in zip(lines, pipe.execute(), strict=True):
-                line.seen = {i.decode() for i in ids}
+        if with_seen and accounts:
+            seen = self.seen_of(partition)
+            for acct in accounts.values():
+                for msisdn, line in acct.lines.items():
+                    line.seen = seen.get(msisdn, {})
         return accounts
 
-    def seen_among(
-        self, partition: int, wanted: Mapping[str, Sequence[str]]
-    ) -> dict[str, set[str]]:
-        """Of the record ids given per line (MSISDN), those the line has already seen this
-        cycle: one SMISMEMBER per line, in one round trip."""
+    def seen_of(self, partition: int) -> dict[str, dict[int, set[int]]]:
+        """Every line's record keys in the partition (snapshots and tests: a SCAN)."""
+        prefix = f"{self.tag(partition)}:seen:"
+        found: dict[str, dict[int, set[int]]] = {}
+        names = [k.decode() for k in self.r.scan_iter(match=prefix + "*", count=1000)]
+        pipe = self.r.pipeline(transaction=False)
+        for name in names:
+            pipe.smembers(name)
+        for name, members in zip(names, pipe.execute(), strict=True):
+            msisdn, day = name[len(prefix) :].rsplit(":", 1)
+            found.setdefault(msisdn, {})[int(day)] = {int(m) for m in members}
+        return found
+
+    def seen_among(self, partition: int, wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:
+        """Of the record keys given per line (MSISDN) and day, those the line has: one
+        SMISMEMBER per line and day, in one round trip."""
         if not wanted:
             return {}
         pipe = self.r.pipeline(transaction=False)
-        for msisdn, ids in wanted.items():
-            pipe.smismember(self._seen_key(partition, msisdn), list(ids))
-        found: dict[str, set[str]] = {}
-        for (msisdn, ids), flags in zip(wanted.items(), pipe.execute(), strict=True):
-            hits = {i for i, hit in zip(ids, flags, strict=True) if hit}
+        asked: list[tuple[str, int, Sequence[int]]] = []
+        for msisdn, days in wanted.items():
+            for day, keys in days.items():
+                pipe.smismember(self._seen_key(partition, msisdn, day), list(keys))
+                asked.append((msisdn, day, keys))
+        found: dict[str, dict[int, set[int]]] = {}
+        for (msisdn, day, keys), flags in zip(asked, pipe.execute(), strict=True):
+            hits = {k for k, hit in zip(keys, flags, strict=True) if hit}
             if hits:
-                found[msisdn] = hits
+                found.setdefault(msisdn, {})[day] = hits
         return found
 
-    def _seen_key(self, partition: int, msisdn: str) -> str:
-        return f"{self.tag(partition)}:seen:{msisdn}"
+    def _seen_key(self, partition: int, msisdn: str, day: int) -> str:
+        return f"{self.tag(partition)}:seen:{msisdn}:{day}"
 
     def due_keys(self, partition: int, until: int) -> list[str]:
         """Accounts of the partition with a change due at or before `until`."""
@@ -232,10 +250,14 @@ class RedisStore:
         args.append(len(directory))
         for msisdn, key in directory.items():
             args += [msisdn, key]
-        args.append(len(seen))
-        for msisdn, (reset, ids) in seen.items():
-            keys.append(self._seen_key(partition, msisdn))
-            args += [1 if reset else 0, len(ids), *ids]
+        buckets: list[tuple[str, Sequence[int]]] = []
+        for msisdn, (added, dropped) in seen.items():
+            buckets += [(self._seen_key(partition, msisdn, day), ()) for day in dropped]
+            buckets += [(self._seen_key(partition, msisdn, d), ks) for d, ks in added.items() if ks]
+        args.append(len(buckets))
+        for key, ids in buckets:
+            keys.append(key)
+            args += [len(ids), *ids]
         args.append(len(prefix))
         try:
             self._commit(keys=keys, args=args)

@@ -671,7 +671,8 @@ def run_service(settings: Settings, drain: bool = False) -> None:
         if settings.metrics_port
         else None
     )
-    svc = StreamRater(settings, Rater(catalog), RedisStore(client, settings.namespace), health)
+    rater = Rater(catalog, settings.duplicate_window_ms)
+    svc = StreamRater(settings, rater, RedisStore(client, settings.namespace), health)
     tune_gc(settings.gc_gen0_threshold)
     svc.install_signal_handlers()
     log.info(

@@ -11,8 +11,9 @@ import orjson
 import pytest
 import redis
 
+from rater.core.duplicates import record_key
 from rater.core.state import Account, Bucket, Line
-from rater.store.base import PartitionCommit
+from rater.store.base import PartitionCommit, SeenChange
 from rater.store.redis import RedisStore
 from rater.stream.tools import delete_namespace
 
@@ -79,14 +80,38 @@ def test_an_account_stored_whole_before_the_split_reads_back_and_is_split_on_wri
     assert store.load(0, [acct.key])[acct.key].to_dict() == acct.to_dict()
 
 
-def test_the_duplicate_sets_are_asked_about_a_batch_and_read_whole_only_on_request(
+def test_the_duplicate_buckets_are_asked_about_a_batch_and_read_whole_only_on_request(
     store: RedisStore,
 ) -> None:
     store.claim(0)
     acct = _account()
-    m = "13800000001"
-    seen = {m: (False, ["a", "b"])}
+    m, d = "13800000001", 20550
+    a, b, c = (record_key(r) for r in ("a", "b", "c"))
+    seen = {m: SeenChange({d: [a, b], d + 1: [c]}, [])}
     store.commit(0, PartitionCommit(1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", seen))
-    assert store.seen_among(0, {m: ["a", "c"], "13800000002": ["a"]}) == {m: {"a"}}
-    assert store.load(0, [acct.key])[acct.key].lines[m].seen == set()
-    assert store.load(0, [acct.key], with_seen=True)[acct.key].lines[m].seen == {"a", "b"}
+    asked = {m: {d: [a, c], d + 1: [c]}, "13800000002": {d: [a]}}
+    assert store.seen_among(0, asked) == {m: {d: {a}, d + 1: {c}}}
+    assert store.load(0, [acct.key])[acct.key].lines[m].seen == {}
+    assert store.load(0, [acct.key], with_seen=True)[acct.key].lines[m].seen == {
+        d: {a, b},
+        d + 1: {c},
+    }
+    # a bucket is a set of integers, which Redis keeps as an intset: 8 bytes a key
+    bucket = f"{store.tag(0)}:seen:{m}:{d}"
+    assert store.r.object("encoding", bucket) == b"intset"
+    # a day that leaves the window is deleted
+    seen = {m: SeenChange({}, [d])}
+    store.commit(0, PartitionCommit(1, {"usage": (1, 2)}, {}, {}, b"", seen))
+    assert not store.r.exists(bucket)
+    assert store.seen_among(0, asked) == {m: {d + 1: {c}}}
+
+
+def test_a_day_of_record_keys_costs_about_8_bytes_a_record(store: RedisStore) -> None:
+    """The bucket of a line's day at 100 records: what bounds the memory per subscriber
+    (rater bench state measures the whole state)."""
+    store.claim(0)
+    m, d = "13800000001", 20550
+    keys = [record_key(f"rec-{n:06d}-of-a-31-character-id") for n in range(100)]
+    store.commit(0, PartitionCommit(1, {}, {}, {}, b"", {m: SeenChange({d: keys}, [])}))
+    used = store.r.memory_usage(f"{store.tag(0)}:seen:{m}:{d}")
+    assert 800 <= used < 1000, used  # a set of 100 record ids as strings: about 9 KB

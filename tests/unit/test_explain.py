@@ -129,7 +129,7 @@ def test_explain_overage_from_events(events: list[Event]) -> None:
 
 
 def test_explain_without_catalog_uses_the_reason(events: list[Event]) -> None:
-    text, n = explain(iter(events), "charge:13800000001:2026-04-01:ex4-overage")
+    text, n = explain(iter(events), "charge:13800000001:2026-04-01:20558:ex4-overage")
     assert n == 1
     assert "overage arithmetic: ceil(1536 KB * 29 / 1024) = 44 fen" in text
 

@@ -72,9 +72,9 @@ def test_json_filters(run: tuple[Path, Path]) -> None:
     assert {r["type"] for r in rows} == {"charge"}
     since, until = to_ms("2026-04-20T00:00:00+08:00"), to_ms("2026-04-21T10:00:00+08:00")
     assert all(since <= r["event_time"] < until for r in rows)
-    assert "charge:13800000002:2026-04-01:ex6-used-up" in {r["event_id"] for r in rows}
+    assert "charge:13800000002:2026-04-01:20563:ex6-used-up" in {r["event_id"] for r in rows}
     # until is exclusive: d5-over is at 2026-04-21T10:00+08:00
-    assert "charge:13800000002:2026-04-01:d5-over" not in {r["event_id"] for r in rows}
+    assert "charge:13800000002:2026-04-01:20564:d5-over" not in {r["event_id"] for r in rows}
 
 
 def test_since_with_another_offset(run: tuple[Path, Path]) -> None:

@@ -145,7 +145,7 @@ def test_ids_follow_the_documented_patterns() -> None:
     h.tick("2026-05-01T00:00:00+08:00")
     ids = {e.event_id for e in h.events}
     for expected in (
-        "charge:B:2026-03-15:r1",
+        "charge:B:2026-03-15:20548:r1",  # 20548: the UTC day of its start
         "n80:B:2026-03-15:D5.data#1",
         "n100:A:2026-04-01:D5.data#1",
         "fee:A:2026-04-01:D5:rest:D5.data#1",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rater.catalog.model import GB, MB, FeeMode
+from rater.core.duplicates import DAY_MS, record_key
 from rater.core.engine import Rater
 from rater.core.events import ChargeKind, UnratedEvent, UnratedReason
 from rater.core.inputs import Direction, Roaming, UsageRecord, UsageType
@@ -220,8 +221,8 @@ def test_rule_3_international_roaming_goes_unrated_with_its_reason(usage_type: U
         "2026-04-01",
     )
     after = h.account.to_dict()
-    # nothing drawn, nothing charged; only the record id is remembered (section 10)
-    assert after["lines"][0]["seen"] == ["intl"]
+    # nothing drawn, nothing charged; only the record is remembered (section 10)
+    assert after["lines"][0]["seen"] == [[rec.start_time // DAY_MS, [record_key("intl")]]]
     after["lines"][0]["seen"] = before["lines"][0]["seen"]
     assert after == before
 

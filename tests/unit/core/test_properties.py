@@ -36,6 +36,8 @@ from rater.core.events import (
     Event,
     NotificationEvent,
     NotificationKind,
+    UnratedEvent,
+    UnratedReason,
 )
 from rater.core.inputs import (
     AddSharingMember,
@@ -585,15 +587,22 @@ def test_the_same_inputs_give_the_same_events_and_state(items: list[Input]) -> N
 @given(scenarios(), st.data())
 def test_a_duplicate_record_changes_nothing(items: list[Input], data: st.DataObject) -> None:
     """Whatever the first delivery did (charged, or unrated: late, roaming, closed, ...), a
-    second delivery in the same cycle is a DUPLICATE: no event, no change of state."""
+    second delivery in the same cycle changes nothing: within the duplicate window it is a
+    DUPLICATE (no event); after it, LATE (an unrated event, never a charge)."""
     world = World()
     taken: list[tuple[UsageRecord, str]] = []  # record, the cycle of its line at delivery
+    window = world.rater.rt.duplicate_window_ms
 
     def replay(rec: UsageRecord) -> None:
         before = world.state()
+        clock = world.accounts[world.key_of(rec)].clock
         again = world.apply(rec)
-        assert again.status == Status.DUPLICATE
-        assert again.events == []
+        if rec.start_time >= clock - window:
+            assert again.status == Status.DUPLICATE
+            assert again.events == []
+        else:
+            [late] = again.events
+            assert isinstance(late, UnratedEvent) and late.reason == UnratedReason.LATE
         assert world.state() == before
 
     for item in items:
@@ -816,7 +825,9 @@ IDENTITY_EXAMPLE: list[Input] = [
 def test_an_event_id_names_exactly_one_event(items: list[Input]) -> None:
     """Whatever the inputs, two events with the same id are the same event, and the same
     inputs name their events the same way again (a re-emission after a crash or a replay
-    is recognisably the same event). Duplicates emit nothing, so no id even repeats."""
+    is recognisably the same event). Duplicates within the window emit nothing; a record
+    delivered again after it is LATE again: the only id that may repeat, on the very same
+    event (rater.core.duplicates)."""
     one, two = World(IDENTITY_CATALOG), World(IDENTITY_CATALOG)
     for item in items:
         one.apply(item)
@@ -826,5 +837,7 @@ def test_an_event_id_names_exactly_one_event(items: list[Input]) -> None:
         first = by_id.setdefault(e.event_id, e)
         assert first == e, (first, e)
     repeated = [i for i, n in Counter(e.event_id for e in one.events).items() if n > 1]
-    assert not repeated, repeated
+    for i in repeated:
+        again = by_id[i]
+        assert isinstance(again, UnratedEvent) and again.reason == UnratedReason.LATE, again
     assert [e.event_id for e in one.events] == [e.event_id for e in two.events]

@@ -86,13 +86,13 @@ def _account() -> Account:
         throttle_reason="cap",
         month_end_orders=2,
         days_accrued=7,
-        seen={"r3", "r1", "r2"},
+        seen={20550: {3, -1, 2}, 20549: {7}},
         sharing_owner=None,
         members=[MEMBER],
         next_seq=3,
     )
     member = Line(MEMBER, OWNER, "P58", 5, "BJ", 1_701_000_000_000, sharing_owner=OWNER)
-    member.seen = {"m1"}
+    member.seen = {20551: {-9}}
     return Account(
         OWNER,
         {OWNER: owner, MEMBER: member},
@@ -130,7 +130,7 @@ GOLDEN: dict[str, Any] = {
             subscriptions=[["T10", 1775400000000, "T10#2", True],
                            ["D1", 1775500000000, None, False]],
             accruals=[["D1", False, 100, 3, 200, True], ["P58", True, 5800, 0, 0, False]],
-            seen=["r1", "r2", "r3"],
+            seen=[[20549, [7]], [20550, [-1, 2, 3]]],
             pending_products=["M5", "T10"],
             members=[MEMBER],
         ),
@@ -140,7 +140,7 @@ GOLDEN: dict[str, Any] = {
             cycle_id="", cycle_days=30, first_cycle=True, plan_first_cycle=True,
             pending_plan=None, overage_bytes=0, overage_fen=0, data_used=0, throttled=False,
             throttle_reason="", month_end_orders=0, days_accrued=0, sharing_owner=OWNER,
-            next_seq=1, buckets=[], subscriptions=[], accruals=[], seen=["m1"],
+            next_seq=1, buckets=[], subscriptions=[], accruals=[], seen=[[20551, [-9]]],
             pending_products=[], members=[],
         ),
     ],
@@ -163,10 +163,10 @@ def test_the_stored_form_reads_back() -> None:
     assert Account.from_dict(GOLDEN) == _account()
     assert Account.from_dict(orjson.loads(orjson.dumps(GOLDEN))) == _account()
     without = Account.from_dict(_without_seen(GOLDEN))
-    assert all(line.seen == set() for line in without.lines.values())
+    assert all(line.seen == {} for line in without.lines.values())
     expected = _account()
     for line in expected.lines.values():
-        line.seen = set()
+        line.seen = {}
     assert without == expected
 
 
@@ -182,7 +182,7 @@ def test_round_trip_through_json() -> None:
         assert all(type(b) is Bucket for b in owner.buckets)
         assert all(type(s) is Subscription for s in owner.subscriptions)
         assert all(type(a) is FeeAccrual for a in owner.accruals)
-        assert isinstance(owner.seen, set)
+        assert owner.seen == {20549: {7}, 20550: {-1, 2, 3}}
         assert owner.order is None  # derived, never stored
 
 
@@ -208,7 +208,7 @@ def test_the_forms_share_no_mutable_state() -> None:
     owner.pending_products.append("X")
     owner.members.append("Y")
     owner.buckets[0].used += 1
-    owner.seen.add("r0")
+    owner.seen[20550].add(0)
     assert orjson.dumps(d) == orjson.dumps(GOLDEN)
 
     loaded = orjson.loads(orjson.dumps(GOLDEN))
@@ -216,7 +216,7 @@ def test_the_forms_share_no_mutable_state() -> None:
     a.lines[OWNER].pending_products.append("X")
     a.lines[OWNER].members.append("Y")
     a.lines[OWNER].buckets.pop()
-    a.lines[OWNER].seen.add("r0")
+    a.lines[OWNER].seen[20550].add(0)
     assert b == _account()
     assert loaded == orjson.loads(orjson.dumps(GOLDEN))
 

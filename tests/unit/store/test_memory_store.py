@@ -5,7 +5,7 @@ directory per partition. And the batch transaction's checked statuses."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pytest
 
@@ -18,6 +18,7 @@ from rater.store.base import (
     Fenced,
     InvalidTransition,
     PartitionCommit,
+    SeenChange,
     TxnStatus,
     WatermarkMismatch,
 )
@@ -25,6 +26,7 @@ from rater.store.memory import MemoryStore
 from tests.unit.core.helpers import example_catalog
 
 AT = to_ms("2026-04-01T00:00:00+08:00")
+D = 20544  # a UTC day: the bucket of a line's record keys
 U, C = "rater.usage", "rater.commands"
 
 
@@ -44,7 +46,7 @@ def commit(
     accounts: Mapping[str, Account] | None = None,
     directory: Mapping[str, str] | None = None,
     out: bytes = b"out",
-    seen: Mapping[str, tuple[bool, Sequence[str]]] | None = None,
+    seen: Mapping[str, SeenChange] | None = None,
 ) -> PartitionCommit:
     return PartitionCommit(
         epoch=epoch,
@@ -65,7 +67,7 @@ def snapshot(store: MemoryStore, n: int) -> tuple[object, ...]:
         accounts,
         store.due_keys(n, 1 << 62),
         dict(p.directory) if p else {},
-        {k: set(v) for k, v in p.seen.items()} if p else {},
+        {k: {d: set(ks) for d, ks in v.items()} for k, v in p.seen.items()} if p else {},
     )
 
 
@@ -89,7 +91,7 @@ def test_a_commit_lands_whole() -> None:
             {"A": acct},
             {"A": "A", "B": "A"},
             b"blob",
-            {"A": (False, ["r1"])},
+            {"A": SeenChange({D: [1]}, [])},
         ),
     )
     assert store.watermark(0) == ({U: 3, C: 2}, b"blob")
@@ -97,7 +99,7 @@ def test_a_commit_lands_whole() -> None:
     assert set(got) == {"A"}
     assert got["A"].to_dict(with_seen=False) == acct.to_dict(with_seen=False)
     assert store.account_key(0, "B") == "A"
-    assert store.seen_among(0, {"A": ["r1", "r2"]}) == {"A": {"r1"}}
+    assert store.seen_among(0, {"A": {D: [1, 2]}}) == {"A": {D: {1}}}
     assert store.commits == 1
     # the next batch starts where this one ended
     store.commit(0, commit(epoch, {U: (3, 5)}))
@@ -111,7 +113,9 @@ def test_a_commit_after_a_newer_claim_is_fenced_and_leaves_nothing() -> None:
     before = snapshot(store, 0)
     new = store.claim(0)  # another owner took the partition over
     assert new > old
-    late = commit(old, {U: (1, 9)}, {"Z": account("Z")}, {"Z": "Z"}, b"late", {"Z": (True, ["x"])})
+    late = commit(
+        old, {U: (1, 9)}, {"Z": account("Z")}, {"Z": "Z"}, b"late", {"Z": SeenChange({D: [1]}, [])}
+    )
     with pytest.raises(Fenced):
         store.commit(0, late)
     assert snapshot(store, 0) == before
@@ -138,7 +142,9 @@ def test_a_commit_off_the_watermark_is_refused_and_leaves_nothing(
     epoch = store.claim(0)
     store.commit(0, commit(epoch, {U: (0, 1)}, {"A": account("A")}, {"A": "A"}))
     before = snapshot(store, 0)
-    bad = commit(epoch, watermark, {"Z": account("Z")}, {"Z": "Z"}, b"bad", {"A": (True, [])})
+    bad = commit(
+        epoch, watermark, {"Z": account("Z")}, {"Z": "Z"}, b"bad", {"A": SeenChange({}, [D])}
+    )
     with pytest.raises(WatermarkMismatch, match="WATERMARK"):
         store.commit(0, bad)
     assert snapshot(store, 0) == before
@@ -188,43 +194,51 @@ def test_isolated_a_loaded_account_changed_without_a_commit_is_not_stored() -> N
 def test_not_isolated_keeps_the_objects_and_empties_seen_on_load() -> None:
     store = MemoryStore(isolated=False)
     acct = account("A")
-    acct.lines["A"].seen = {"r1"}
-    store.commit(0, commit(store.claim(0), accounts={"A": acct}, seen={"A": (True, ["r1"])}))
+    acct.lines["A"].seen = {D: {1}}
+    store.commit(
+        0, commit(store.claim(0), accounts={"A": acct}, seen={"A": SeenChange({D: [1]}, [])})
+    )
     loaded = store.load(0, ["A"])["A"]
     assert loaded is acct
-    assert loaded.lines["A"].seen == set()  # as a Redis load: ask seen_among
-    assert store.seen_among(0, {"A": ["r1"]}) == {"A": {"r1"}}
+    assert loaded.lines["A"].seen == {}  # as a Redis load: ask seen_among
+    assert store.seen_among(0, {"A": {D: [1]}}) == {"A": {D: {1}}}
 
 
 def test_accounts_reads_a_run_back_with_the_seen_sets() -> None:
     store = MemoryStore()
     store.commit(
-        0, commit(store.claim(0), accounts={"A": account("A", "B")}, seen={"B": (False, ["r9"])})
+        0,
+        commit(
+            store.claim(0), accounts={"A": account("A", "B")}, seen={"B": SeenChange({D: [9]}, [])}
+        ),
     )
     store.commit(1, commit(store.claim(1), accounts={"C": account("C")}))
     got = store.accounts()
     assert set(got) == {"A", "C"}
-    assert got["A"].lines["B"].seen == {"r9"} and got["A"].lines["A"].seen == set()
+    assert got["A"].lines["B"].seen == {D: {9}} and got["A"].lines["A"].seen == {}
 
 
 # -- duplicate sets, due times, directory --------------------------------------------------
 
 
-def test_seen_sets_add_and_reset() -> None:
+def test_seen_buckets_add_and_drop_by_day() -> None:
     store = MemoryStore()
     epoch = store.claim(0)
-    store.commit(0, commit(epoch, seen={"A": (False, ["r1", "r2"]), "B": (False, ["b1"])}))
-    assert store.seen_among(0, {"A": ["r0", "r1", "r2"], "B": ["x"], "C": ["r1"]}) == {
-        "A": {"r1", "r2"}
-    }  # lines without a hit are left out
-    store.commit(0, commit(epoch, seen={"A": (False, ["r3"])}))  # add
-    assert store.seen_among(0, {"A": ["r1", "r3"]}) == {"A": {"r1", "r3"}}
-    store.commit(0, commit(epoch, seen={"A": (True, ["n1"])}))  # a new cycle: afresh
-    assert store.seen_among(0, {"A": ["r1", "r2", "r3", "n1"]}) == {"A": {"n1"}}
-    store.commit(0, commit(epoch, seen={"A": (True, [])}))
-    assert store.seen_among(0, {"A": ["n1"]}) == {}
-    assert store.seen_among(0, {"B": ["b1"]}) == {"B": {"b1"}}  # untouched
-    assert store.seen_among(1, {"B": ["b1"]}) == {}  # per partition
+    a = SeenChange({D: [1, 2], D + 1: [5]}, [])
+    store.commit(0, commit(epoch, seen={"A": a, "B": SeenChange({D: [7]}, [])}))
+    assert store.seen_among(
+        0, {"A": {D: [0, 1, 2], D + 1: [1, 5]}, "B": {D: [8]}, "C": {D: [1]}}
+    ) == {
+        "A": {D: {1, 2}, D + 1: {5}}
+    }  # lines and days without a hit are left out; a key is looked for in its own day
+    store.commit(0, commit(epoch, seen={"A": SeenChange({D + 1: [3]}, [])}))  # add
+    assert store.seen_among(0, {"A": {D + 1: [3, 5]}}) == {"A": {D + 1: {3, 5}}}
+    store.commit(0, commit(epoch, seen={"A": SeenChange({D + 2: [4]}, [D])}))  # day D left
+    assert store.seen_among(0, {"A": {D: [1, 2], D + 1: [3], D + 2: [4]}}) == {
+        "A": {D + 1: {3}, D + 2: {4}}
+    }
+    assert store.seen_among(0, {"B": {D: [7]}}) == {"B": {D: {7}}}  # untouched
+    assert store.seen_among(1, {"B": {D: [7]}}) == {}  # per partition
 
 
 def test_due_keys_are_the_accounts_due_by_then() -> None:

@@ -12,6 +12,7 @@ from rater.codec.codecs import WireCodecs, wire_codecs
 from rater.codec.wire import RegistryError, unframe
 from rater.config import Settings
 from rater.core.cycles import to_ms
+from rater.core.duplicates import DAY_MS, record_key
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent
 from rater.core.inputs import Roaming, Tick, UsageRecord, UsageType
@@ -21,7 +22,7 @@ from rater.pipeline.batch import BatchRater, BatchResult
 from rater.pipeline.messages import InMessage
 from rater.pipeline.partition import PartitionRun
 from rater.routing import account_key
-from rater.store.base import PartitionCommit
+from rater.store.base import PartitionCommit, SeenChange, SeenKeys
 from rater.store.memory import MemoryStore
 from rater.subscribers import parse_subscribers, to_commands
 from tests.unit.core.helpers import example_catalog
@@ -208,7 +209,10 @@ def test_a_tick_reaches_accounts_with_a_change_due() -> None:
     fees = [avro.decode_event("charge", m.value) for m in res.out if m.topic == T.charges]
     assert [(f.product, f.fen) for f in fees] == [("P58", 5800)]  # type: ignore[union-attr]
     assert res.accounts[A].lines[A].cycle_id == "2026-05-01"
-    assert res.seen[A] == (True, [])  # a new cycle: the line's duplicate set starts afresh
+    # the clock moved a month on: the days of its window before are dropped (all of them:
+    # the tick's own day, a month later, has no bucket)
+    d = to_ms("2026-04-01T00:00:00+08:00") // DAY_MS  # the day of the clock before
+    assert res.seen[A] == SeenChange({}, [d - 2, d - 1, d])
 
 
 def test_a_tick_leaves_accounts_with_nothing_due_alone() -> None:
@@ -299,27 +303,30 @@ def test_metrics_move_by_what_the_committed_batch_emitted() -> None:
 
 
 def test_record_ids_the_store_has_seen_are_duplicates_and_only_the_batch_is_asked() -> None:
-    """The stream asks the store about the batch's record ids per line (never loads a
-    whole cycle's ids): one it reports as seen is charged nothing, as is a repeat within
-    the batch; the rest are charged, and the ids to add are the new ones."""
+    """The stream asks the store about the batch's record keys per line and day (never
+    loads a line's whole window): one it reports as seen is charged nothing, as is a
+    repeat within the batch; the rest are charged, and the keys to add are the new ones."""
     from rater.core.events import ChargeEvent
 
     rater, store = _subscribed()
     wm, _ = store.watermark(0)
-    store.commit(0, PartitionCommit(1, {}, {}, {}, b"", seen={A: (False, ["r1", "old"])}))
+    day = to_ms("2026-04-10T12:00:00+08:00") // DAY_MS
+    k = {rid: record_key(rid) for rid in ("r1", "r2", "r3", "old")}
+    had = SeenChange({day: [k["r1"], k["old"]]}, [])
+    store.commit(0, PartitionCommit(1, {}, {}, {}, b"", seen={A: had}))
     assert store.watermark(0)[0] == wm
-    asked: list[dict[str, list[str]]] = []
+    asked: list[dict[str, dict[int, list[int]]]] = []
     loaded: dict[str, Account] = {}
 
     def load(keys: set[str]) -> dict[str, Account]:
         found = store.load(0, keys)
         for acct in found.values():
-            acct.lines[A].seen = {"stale"}  # whatever was cached is replaced
+            acct.lines[A].seen = {day: {99}}  # whatever was cached is replaced
         loaded.update(found)
         return found
 
-    def seen(wanted: dict[str, list[str]]) -> dict[str, set[str]]:
-        asked.append({k: list(v) for k, v in wanted.items()})
+    def seen(wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:
+        asked.append({m: {d: list(ks) for d, ks in days.items()} for m, days in wanted.items()})
         return store.seen_among(0, wanted)
 
     msgs = [
@@ -335,11 +342,12 @@ def test_record_ids_the_store_has_seen_are_duplicates_and_only_the_batch_is_aske
     ]
     br = BatchRater(rater, T, 86_400_000, now_ms=lambda: NOW)
     res = br.rate(_arrivals(br, msgs), load, lambda t: store.due_keys(0, t), seen)
-    assert asked == [{A: ["r1", "r2", "r2", "r3"]}]
+    assert asked == [{A: {day: [k["r1"], k["r2"], k["r2"], k["r3"]]}}]
     charged = [e.record_id for e in res.events if isinstance(e, ChargeEvent)]
     assert charged == ["r2", "r3"]
-    assert res.seen[A] == (False, ["r2", "r3"])
-    assert loaded[A].lines[A].seen == {"r1", "r2", "r3"}
+    added, _ = res.seen[A]
+    assert {d: set(ks) for d, ks in added.items()} == {day: {k["r2"], k["r3"]}}
+    assert loaded[A].lines[A].seen == {day: {k["r1"], k["r2"], k["r3"]}}
     assert res.outcomes[(T.usage, "duplicate")] == 2
 
 
