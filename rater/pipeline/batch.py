@@ -367,13 +367,13 @@ def _seen_changes(
     """What the store must change in the duplicate buckets of `acct`'s lines: the keys
     the batch added (beyond those it found), and the days its clock moved out of the
     window (`rater.core.duplicates.dropped_days`)."""
-    dropped = (
-        list(dropped_days(clock_before, acct.clock, window))
-        if clock_before is not None and acct.clock > clock_before
-        else []
-    )
     first = first_kept_day(acct.clock, window)
+    dropped: list[int] = []
+    if clock_before is not None and first > first_kept_day(clock_before, window):
+        dropped = list(dropped_days(clock_before, acct.clock, window))
     for msisdn, line in acct.lines.items():
+        if not line.seen and not dropped:
+            continue
         had = found.get(msisdn)
         added: dict[int, list[int]] = {}
         for day, keys in line.seen.items():
