@@ -6,18 +6,15 @@ Written once per partition batch, read only by recovery, so packing must be chea
 messages are transposed into columns and every column is built by a C loop (`zip`,
 `map`, `array`), with no per-message Python work.
 
-Layout (version 2, little-endian)::
+Layout (version 2, little-endian; no other version was ever stored)::
 
-    b"RO2\\0"  magic (a version 1 blob starts with a zero byte)
+    b"RO2\\0"  magic
     u32 n      messages
     u32 t      length of the topic names, joined by "\\n" (Kafka topic names have none)
     t bytes    topic names
     n x u16    topic index of each message
     n x u32    key lengths, then n x u32 value lengths
     keys, then values, concatenated
-
-Version 1 (u32 n, then per message u16/u32/u32 lengths, topic, key, value; big-endian)
-is still read, so a blob written before an upgrade is re-emitted after it.
 """
 
 from __future__ import annotations
@@ -71,9 +68,9 @@ def pack_messages(msgs: Sequence[OutMessage]) -> bytes:
 
 
 def unpack_messages(blob: bytes) -> list[OutMessage]:
-    """The messages of a blob of either version, in their order."""
+    """The messages of a blob, in their order; a blob of another layout is refused."""
     if not blob.startswith(MAGIC):
-        return _unpack_v1(blob)
+        raise ValueError(f"outbox blob: no {MAGIC!r} magic, not a blob of this layout")
     view = memoryview(blob)
     n, t = _COUNTS.unpack_from(blob, len(MAGIC))
     pos = len(MAGIC) + _COUNTS.size
@@ -93,20 +90,3 @@ def unpack_messages(blob: bytes) -> list[OutMessage]:
         raise ValueError(f"outbox blob: {len(blob)} bytes, layout says {ends[-1]}")
     chunks = [blob[a:b] for a, b in pairwise(ends)]
     return [OutMessage(names[i], k, v) for i, k, v in zip(tix, chunks[:n], chunks[n:], strict=True)]
-
-
-def _unpack_v1(blob: bytes) -> list[OutMessage]:
-    (n,) = struct.unpack_from(">I", blob, 0)
-    pos = 4
-    out: list[OutMessage] = []
-    for _ in range(n):
-        lt, lk, lv = struct.unpack_from(">HII", blob, pos)
-        pos += 10
-        topic = blob[pos : pos + lt].decode()
-        pos += lt
-        key = blob[pos : pos + lk]
-        pos += lk
-        value = blob[pos : pos + lv]
-        pos += lv
-        out.append(OutMessage(topic, key, value))
-    return out
