@@ -40,6 +40,7 @@ import yaml
 from pydantic import ValidationError
 
 from rater.catalog import Catalog, CatalogError, load_catalog
+from rater.catalog.decisions import MAX_CYCLE_DAY, MIN_CYCLE_DAY
 from rater.catalog.errors import CatalogIssue
 from rater.codec.errors import DecodeError
 from rater.codec.validate import check_command, check_usage
@@ -420,7 +421,7 @@ def _dotted(loc: Sequence[str | int]) -> str:
 def _reason(field: str, err: Any) -> str:
     kind, value = err["type"], err.get("input")
     if field == "cycle_day" and kind in ("less_than_equal", "greater_than_equal"):
-        return f"cycle day must be 1..28, got {value!r}"
+        return f"cycle day must be {MIN_CYCLE_DAY}..{MAX_CYCLE_DAY}, got {value!r}"
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":

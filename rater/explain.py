@@ -27,7 +27,7 @@ from rater.core.events import (
 )
 from rater.core.inputs import UsageType
 from rater.core.money import KB, ceil_div
-from rater.core.usage import size_text
+from rater.core.reasons import size_text
 from rater.report import read_events_file
 
 __all__ = ["explain", "explain_charge", "find", "read_events_file"]

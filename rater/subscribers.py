@@ -33,6 +33,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rater.catalog.decisions import MAX_CYCLE_DAY, MIN_CYCLE_DAY
 from rater.core.cycles import to_ms
 from rater.core.inputs import (
     CancelProduct,
@@ -82,7 +83,7 @@ class SubscriberSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     msisdn: Annotated[str, Field(min_length=1)]
     plan: str
-    cycle_day: Annotated[int, Field(ge=1, le=28)] = 1
+    cycle_day: Annotated[int, Field(ge=MIN_CYCLE_DAY, le=MAX_CYCLE_DAY)] = 1
     home_province: str
     activated: Any
     packs: list[str] = []

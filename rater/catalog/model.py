@@ -1,7 +1,7 @@
 """The product catalog as the rating core sees it: frozen, validated, versioned.
 
 Every product decision that the handbook leaves open and that an operator may want to
-change lives here as a catalog attribute (or in `rater.core.policy`), never inside the
+change lives here as a catalog attribute (or in `rater.catalog.decisions`), never inside the
 rating code.
 """
 
@@ -81,12 +81,14 @@ class Pack:
 
 @dataclass(frozen=True, slots=True)
 class NightWindow:
-    """Local time-of-day window [start, end) in minutes after midnight; may wrap midnight."""
+    """Local time-of-day window [start, end) in minutes after midnight; may wrap midnight.
+    Its default is `DEFAULT_NIGHT_WINDOW` (rater.catalog.decisions)."""
 
-    start_minute: int = 23 * 60
-    end_minute: int = 7 * 60
+    start_minute: int
+    end_minute: int
 
     def contains(self, minute_of_day: int) -> bool:
+        """Section 2: the night window rule; the core reads it through `Runtime.at_night`."""
         if self.start_minute <= self.end_minute:
             return self.start_minute <= minute_of_day < self.end_minute
         return minute_of_day >= self.start_minute or minute_of_day < self.end_minute

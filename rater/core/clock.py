@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rater.catalog.model import PackKind
 from rater.core import draw, emit, fees, rollover
+from rater.core.cycles import DAY_MS
 from rater.core.events import Event, NotificationKind
 from rater.core.inputs import SubscriberStatus
 from rater.core.runtime import Runtime
@@ -25,7 +26,7 @@ def _line_due(line: Line) -> tuple[int, int]:
         return NEVER, _ROLLOVER
     best = (line.cycle_end, _ROLLOVER)
     if fees.has_running_accrual(line) and line.days_accrued < line.cycle_days:
-        day = (line.cycle_start + (line.days_accrued + 1) * 86_400_000, _DAY)
+        day = (line.cycle_start + (line.days_accrued + 1) * DAY_MS, _DAY)
         best = min(best, day)
     for b in line.buckets:
         if b.kind == PackKind.TERM and b.valid_to < best[0]:

@@ -6,10 +6,17 @@ command produces exactly one result notification (accepted or rejected).
 
 from __future__ import annotations
 
+from rater.catalog.decisions import (
+    CANCEL_AT_ONCE_KINDS,
+    DEFAULT_MONTH_END_MAX_ORDERS,
+    MAX_CYCLE_DAY,
+    MIN_CYCLE_DAY,
+    SINGLE_INSTANCE_KINDS,
+)
 from rater.catalog.model import Effective, PackKind
-from rater.core import draw, emit, fees, policy, products
+from rater.core import draw, emit, fees, products, throttling
 from rater.core.cycles import cycle_at
-from rater.core.events import Event, NotificationKind
+from rater.core.events import Event, NotificationKind, Reject
 from rater.core.inputs import (
     AddSharingMember,
     CancelProduct,
@@ -22,7 +29,6 @@ from rater.core.inputs import (
     SetStatus,
     SubscriberStatus,
 )
-from rater.core.policy import Reject
 from rater.core.runtime import Runtime
 from rater.core.state import Account, Line
 
@@ -84,7 +90,7 @@ def new_subscriber(
         home_province=cmd.home_province,
         activated_at=cmd.time,
     )
-    cycle = cycle_at(cmd.time, min(max(cmd.cycle_day, 1), 28), rt.offset_ms)
+    cycle = cycle_at(cmd.time, min(max(cmd.cycle_day, MIN_CYCLE_DAY), MAX_CYCLE_DAY), rt.offset_ms)
     line.cycle_start, line.cycle_end, line.cycle_id, line.cycle_days = (
         cycle.start,
         cycle.end,
@@ -96,8 +102,11 @@ def new_subscriber(
             raise Rejected(Reject.ALREADY_EXISTS, f"{cmd.msisdn} is already a subscriber")
         if plan is None:
             raise Rejected(Reject.UNKNOWN_PLAN, f"no plan {cmd.plan!r} in the catalog")
-        if not policy.MIN_CYCLE_DAY <= cmd.cycle_day <= policy.MAX_CYCLE_DAY:
-            raise Rejected(Reject.BAD_CYCLE_DAY, f"cycle day {cmd.cycle_day} is not in 1..28")
+        if not MIN_CYCLE_DAY <= cmd.cycle_day <= MAX_CYCLE_DAY:
+            raise Rejected(
+                Reject.BAD_CYCLE_DAY,
+                f"cycle day {cmd.cycle_day} is not in {MIN_CYCLE_DAY}..{MAX_CYCLE_DAY}",
+            )
         owner = None
         if cmd.owner is not None and cmd.owner != cmd.msisdn:
             owner = account.lines.get(cmd.owner)
@@ -169,7 +178,7 @@ def _order(rt: Runtime, out: list[Event], line: Line, cmd: OrderProduct) -> str:
         raise Rejected(Reject.ACCOUNT_IN_ARREARS, "the account is in arrears")
     held = [b for b in line.buckets if b.product == cmd.product or b.kind == pack.kind]
     if pack.kind == PackKind.MONTH_END:
-        limit = pack.max_orders_per_cycle or 5
+        limit = pack.max_orders_per_cycle or DEFAULT_MONTH_END_MAX_ORDERS
         if line.month_end_orders >= limit:
             raise Rejected(Reject.MONTH_END_LIMIT, f"at most {limit} month-end packs per cycle")
     elif pack.kind == PackKind.TERM:
@@ -184,7 +193,7 @@ def _order(rt: Runtime, out: list[Event], line: Line, cmd: OrderProduct) -> str:
             b.kind == PackKind.NIGHT and not b.carried for b in held
         ) or PackKind.NIGHT in _pending_kinds(rt, line):
             raise Rejected(Reject.ALREADY_HELD, "a night pack cannot be ordered twice")
-    elif pack.kind in policy.SINGLE_INSTANCE_KINDS and (
+    elif pack.kind in SINGLE_INSTANCE_KINDS and (
         any(b.product == pack.code and not b.carried for b in held)
         or pack.code in line.pending_products
     ):
@@ -194,18 +203,9 @@ def _order(rt: Runtime, out: list[Event], line: Line, cmd: OrderProduct) -> str:
     if pack.effective == Effective.NEXT_CYCLE:
         line.pending_products.append(pack.code)
         return f"effective from the next cycle ({_next_cycle_id(rt, line)})"
-    first = cmd.time > line.cycle_start
-    products.attach_pack(
-        rt, out, line, pack, cmd.time, f"cmd-fee:{pack.code}:{cmd.command_id}", first_cycle=first
-    )
-    if (
-        policy.RESTORE_ON_PACK_ORDER
-        and line.throttled
-        and pack.data_bytes > 0
-        and pack.kind != PackKind.ASSURED
-        and line.throttle_reason != "FAIR_USE_CAP"
-    ):
-        emit.restore(
+    products.attach_pack(rt, out, line, pack, cmd.time, f"cmd-fee:{pack.code}:{cmd.command_id}")
+    if throttling.lifted_by_order(line, pack):
+        throttling.restore(
             rt,
             out,
             line,
@@ -233,7 +233,7 @@ def _cancel(line: Line, cmd: CancelProduct) -> str:
         raise Rejected(Reject.NOT_HELD, f"{cmd.product} is not held")
     for s in subs:
         b = line.bucket(s.bucket_id) if s.bucket_id else None
-        if b is not None and b.kind in policy.CANCEL_AT_ONCE_KINDS:
+        if b is not None and b.kind in CANCEL_AT_ONCE_KINDS:
             line.buckets.remove(b)
             line.subscriptions.remove(s)
             fees.stop_accrual(line, cmd.product)

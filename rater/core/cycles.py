@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +25,10 @@ class Cycle:
     id: str
     days: int
 
-    def day_index(self, t: int) -> int:
-        """0-based local day of the cycle that contains `t`."""
-        return (t - self.start) // DAY_MS
+
+def day_of_cycle(cycle_start: int, t: int) -> int:
+    """0-based local day of a cycle (that starts at local midnight) that contains `t`."""
+    return (t - cycle_start) // DAY_MS
 
 
 def _local_midnight_ms(year: int, month: int, day: int, offset_ms: int) -> int:
@@ -69,12 +71,14 @@ def to_ms(iso: str) -> int:
     dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(f"time {iso!r} has no UTC offset (write e.g. {iso}+08:00)")
-    return int(dt.timestamp() * 1000)
+    # in integers: float seconds times 1000 lands 1 ms early for some millisecond times
+    # (…14.965 -> …14.964), and `rater record --from` would then copy a message of that ms
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
 
 
 def from_ms(t: int, offset_ms: int = 0) -> str:
     """Epoch ms to a readable local ISO time (offset given in ms)."""
-    from datetime import timedelta, timezone
+    from datetime import timezone
 
     tz = timezone(timedelta(milliseconds=offset_ms))
     return datetime.fromtimestamp(t / 1000, tz=tz).isoformat(timespec="seconds")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rater.catalog.decisions import CARRY_KINDS, PLAN_KIND, SHARED_KINDS
 from rater.catalog.model import Catalog, PackKind
-from rater.core import policy
 from rater.core.state import UNIT_DATA, Bucket, Line
 
 
@@ -29,18 +29,28 @@ class DataOrder:
 
 
 def would_carry(b: Bucket, line: Line, catalog: Catalog) -> bool:
-    """Would this bucket's unused data carry into the next cycle (section 6)?"""
+    """Would this bucket's unused data carry into the next cycle (section 6)? Never out
+    of the line's first cycle nor the bucket's (`partial_cycle`), never twice, only for
+    the kinds that may carry (`CARRY_KINDS`) of a product that says so, and not for a
+    cancelled pack or a plan being changed."""
     if b.unit != UNIT_DATA or b.carried or b.first_cycle or line.first_cycle:
         return False
-    if b.kind not in policy.CARRY_KINDS:
+    if b.kind not in CARRY_KINDS:
         return False
-    if b.kind == "plan":
+    if b.kind == PLAN_KIND:
         plan = catalog.plans.get(b.product)
         return plan is not None and plan.carries_over and line.pending_plan is None
     pack = catalog.packs.get(b.product)
     if pack is None or not pack.carries_over:
         return False
     return not any(s.cancelled for s in line.subscriptions if s.bucket_id == b.id)
+
+
+def partial_cycle(line: Line, t: int) -> bool:
+    """Is a pack ordered at `t` in a partial first cycle, out of which nothing carries?
+    Yes unless it starts with the cycle. (A plan put on by a command is always in its
+    first cycle; one that takes effect at a cycle start never is: `products.attach_plan`.)"""
+    return t > line.cycle_start
 
 
 def _general_key(b: Bucket, carries: bool) -> tuple[int, int, int, int, int, str]:
@@ -79,7 +89,7 @@ def data_order(line: Line, catalog: Catalog) -> DataOrder:
         tuple(directional),
         tuple(night),
         tuple(general),
-        tuple(b for b in general if b.kind in policy.SHARED_KINDS),
+        tuple(b for b in general if b.kind in SHARED_KINDS),
     )
     line.order = order
     return order

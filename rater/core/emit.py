@@ -94,11 +94,7 @@ def throttle(
     speed_kbps: int,
     record_id: str | None,
 ) -> None:
-    """Section 7: one throttle event when the line goes from full speed to throttled."""
-    if line.throttled:
-        return
-    line.throttled = True
-    line.throttle_reason = reason
+    """A throttle event; whether the line is throttled is `rater.core.throttling`'s rule."""
     out.append(
         ThrottleEvent(
             event_id=event_id,
@@ -116,10 +112,7 @@ def throttle(
 
 
 def restore(rt: Runtime, out: list[Event], line: Line, event_id: str, t: int, reason: str) -> None:
-    if not line.throttled:
-        return
-    line.throttled = False
-    line.throttle_reason = ""
+    """A restore event (see `rater.core.throttling.restore`)."""
     out.append(
         ThrottleEvent(
             event_id=event_id,

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rater.catalog.model import Catalog
-from rater.core import clock, commands, usage
+from rater.core import clock, commands, unrated, usage
 from rater.core.duplicates import DEFAULT_WINDOW_MS
 from rater.core.events import Event, UnratedReason
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.runtime import Runtime
-from rater.core.state import Account, Line
+from rater.core.state import Account
 
 Input = UsageRecord | Command | Tick
 
@@ -75,14 +75,11 @@ class Rater:
         clock.reschedule(account)
         return Outcome(account, out)
 
-    def line(self, account: Account, msisdn: str) -> Line | None:
-        return account.lines.get(msisdn)
-
 
 def unknown_subscriber(rater: Rater, rec: UsageRecord) -> Event:
     """The unrated event the offline tools emit for a record of no known subscriber."""
     out: list[Event] = []
-    usage.unrated(
+    unrated.unrated(
         rater.rt,
         out,
         rec,

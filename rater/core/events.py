@@ -55,7 +55,7 @@ computed for a record that emits nothing.
     expired:{L}:{B}             term pack B expired. B is removed then; bucket ids never
                                 repeat in a line.
     accepted:{X}                the result notification of command X (`reason`: a
-    rejected:{reason}:{X}       policy.Reject code). One per command; the core does not
+    rejected:{reason}:{X}       `Reject` code). One per command; the core does not
                                 deduplicate commands, so a command applied again with
                                 another outcome gets another id.
     cmd-fee:{P}:{X}             the fee of the plan or pack P that command X attached. A
@@ -125,6 +125,13 @@ class ThrottleAction(StrEnum):
     RESTORE = "RESTORE"
 
 
+class ThrottleReason:
+    """Why a line was throttled, as on a throttle event and in `Line.throttle_reason`."""
+
+    FAIR_USE_CAP = "FAIR_USE_CAP"  # the plan's fair-use cap reached
+    ASSURED_EXHAUSTED = "ASSURED_EXHAUSTED"  # an assured pack, every other bucket used up
+
+
 @dataclass(frozen=True, slots=True)
 class ThrottleEvent:
     event_id: str
@@ -160,6 +167,26 @@ class NotificationEvent:
     bucket_id: str | None
     command_id: str | None
     reason: str
+
+
+class Reject:
+    """Order and command rejection reasons, as they appear on the output."""
+
+    UNKNOWN_PRODUCT = "UNKNOWN_PRODUCT"
+    UNKNOWN_PLAN = "UNKNOWN_PLAN"
+    UNKNOWN_SUBSCRIBER = "UNKNOWN_SUBSCRIBER"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    ACCOUNT_CLOSED = "ACCOUNT_CLOSED"
+    ACCOUNT_IN_ARREARS = "ACCOUNT_IN_ARREARS"
+    MONTH_END_LIMIT = "MONTH_END_LIMIT"
+    TERM_PACK_ACTIVE = "TERM_PACK_ACTIVE"
+    ALREADY_HELD = "ALREADY_HELD"
+    NOT_HELD = "NOT_HELD"
+    SAME_PLAN = "SAME_PLAN"
+    BAD_CYCLE_DAY = "BAD_CYCLE_DAY"
+    SHARING_PROVINCE = "SHARING_PROVINCE"
+    SHARING_NOT_IN_ACCOUNT = "SHARING_NOT_IN_ACCOUNT"
+    SHARING_INVALID = "SHARING_INVALID"
 
 
 class UnratedReason(StrEnum):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from rater.catalog.model import FeeMode
 from rater.core import emit
+from rater.core.cycles import DAY_MS, day_of_cycle
 from rater.core.events import Event
 from rater.core.money import accrued_fee, prorated_fee
 from rater.core.runtime import Runtime
-from rater.core.state import FeeAccrual, Line
+from rater.core.state import UNIT_DATA, Bucket, FeeAccrual, Line
 
 
 def start_fee(
@@ -30,7 +31,7 @@ def start_fee(
     """Charge (or start accruing) a fee for the rest of the line's current cycle from `t`."""
     if fee_fen <= 0:
         return
-    day = max(0, (t - line.cycle_start) // 86_400_000)
+    day = max(0, day_of_cycle(line.cycle_start, t))
     if mode == FeeMode.DAILY_BY_USAGE:
         line.accruals.append(FeeAccrual(product, is_plan, fee_fen, day))
         line.days_accrued = max(line.days_accrued, day)
@@ -54,7 +55,7 @@ def start_fee(
 def accrue_day(rt: Runtime, out: list[Event], line: Line) -> None:
     """The end of day `days_accrued + 1` of the cycle: each running daily fee moves on."""
     k = line.days_accrued + 1
-    t = line.cycle_start + k * 86_400_000
+    t = line.cycle_start + k * DAY_MS
     for a in line.accruals:
         if a.done:
             continue
@@ -92,7 +93,7 @@ def _daily_reason(a: FeeAccrual, k: int, n: int, target: int, delta: int) -> str
 
 def _rest_reason(a: FeeAccrual, rest: int, bucket: str, t: int, line: Line) -> str:
     """Rest on exhaustion: the fee for the accrual's days, less what accrued already."""
-    day = max(0, (t - line.cycle_start) // 86_400_000) + 1
+    day = max(0, day_of_cycle(line.cycle_start, t)) + 1
     due = str(a.fee_fen)
     if a.from_day:
         due += f" - floor({a.fee_fen} * {a.from_day} / {line.cycle_days})"
@@ -100,6 +101,20 @@ def _rest_reason(a: FeeAccrual, rest: int, bucket: str, t: int, line: Line) -> s
         f"allowance used up: rest of the cycle's fee, on exhaustion of {bucket} on day {day}:"
         f" {due} - {a.charged - rest} accrued = {rest} fen"
     )
+
+
+def bucket_used_up(rt: Runtime, out: list[Event], line: Line, b: Bucket, t: int) -> None:
+    """Bucket `b` of `line` was just used up. A daily_by_usage product's fee ends with
+    its own data only: not its minutes, and not data carried from the last cycle."""
+    if b.unit == UNIT_DATA and not b.carried:
+        settle_exhausted(
+            rt,
+            out,
+            line,
+            b.product,
+            t,
+            f"fee:{line.msisdn}:{line.cycle_id}:{b.product}:rest:{b.id}",
+        )
 
 
 def settle_exhausted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rater.catalog.decisions import PLAN_KIND
 from rater.catalog.model import Pack, PackKind, Plan
 from rater.core import draw, fees
 from rater.core.cycles import DAY_MS
@@ -21,9 +22,11 @@ def attach_plan(
     fee_event_id: str,
     first_cycle: bool,
 ) -> None:
-    """The plan's included data and minutes from `t` to the cycle end, and its fee."""
+    """The plan's included data and minutes from `t` to the cycle end, and its fee.
+    `first_cycle`: put on by a command (a new line, a change at once), it is in its first
+    cycle even from the cycle start, and carries nothing out of it; put on by the clock
+    at a cycle start (a change for the next cycle), it is not."""
     line.plan = plan.code
-    line.plan_first_cycle = first_cycle
     for unit, size in (
         (UNIT_DATA, plan.data_bytes),
         (UNIT_VOICE, plan.voice_min),
@@ -34,7 +37,7 @@ def attach_plan(
                 Bucket(
                     id=line.new_bucket_id(f"{plan.code}.{unit}"),
                     product=plan.code,
-                    kind="plan",
+                    kind=PLAN_KIND,
                     unit=unit,
                     size=size,
                     used=0,
@@ -62,7 +65,7 @@ def attach_plan(
 
 def detach_plan(line: Line) -> None:
     """Remove the plan's buckets (its remaining data does not carry) and stop its daily fee."""
-    line.buckets = [b for b in line.buckets if not (b.kind == "plan" and not b.carried)]
+    line.buckets = [b for b in line.buckets if not (b.kind == PLAN_KIND and not b.carried)]
     fees.stop_accrual(line, line.plan)
     draw.invalidate(line)
 
@@ -74,9 +77,9 @@ def attach_pack(
     pack: Pack,
     t: int,
     fee_event_id: str,
-    first_cycle: bool,
 ) -> Bucket:
-    """One bucket for one order: valid to the cycle end, or `validity_days` for a term pack."""
+    """One bucket for one order: valid to the cycle end, or `validity_days` for a term pack.
+    Ordered after the cycle start, its first cycle is partial (`draw.partial_cycle`)."""
     valid_to = (
         t + pack.validity_days * DAY_MS
         if pack.kind == PackKind.TERM and pack.validity_days
@@ -91,7 +94,7 @@ def attach_pack(
         used=0,
         valid_from=t,
         valid_to=valid_to,
-        first_cycle=first_cycle,
+        first_cycle=draw.partial_cycle(line, t),
         priority=pack.priority,
         activated_at=t,
     )

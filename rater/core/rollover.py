@@ -15,8 +15,9 @@ In order, at the boundary T:
 
 from __future__ import annotations
 
+from rater.catalog.decisions import CYCLE_BOUND_KINDS, PLAN_KIND, RENEWING_KINDS
 from rater.catalog.model import FeeMode
-from rater.core import draw, emit, policy, products
+from rater.core import draw, emit, products, throttling
 from rater.core.cycles import cycle_at
 from rater.core.events import Event
 from rater.core.inputs import SubscriberStatus
@@ -54,12 +55,12 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
     cancelled = {s.bucket_id for s in line.subscriptions if s.cancelled}
     kept: list[Bucket] = []
     for b in line.buckets:
-        if b.carried or b.id in cancelled or b.kind in policy.CYCLE_BOUND_KINDS:
+        if b.carried or b.id in cancelled or b.kind in CYCLE_BOUND_KINDS:
             continue
-        if b.kind == "plan":
+        if b.kind == PLAN_KIND:
             if line.pending_plan is not None:
                 continue
-        elif b.kind not in policy.RENEWING_KINDS:  # term packs keep their own validity
+        elif b.kind not in RENEWING_KINDS:  # term packs keep their own validity
             if b.valid_to > t:
                 kept.append(b)
             continue
@@ -88,7 +89,7 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
     line.accruals = []
     draw.invalidate(line)
 
-    emit.restore(rt, out, line, f"restore:{line.msisdn}:{new.id}", t, "new cycle")
+    throttling.restore(rt, out, line, f"restore:{line.msisdn}:{new.id}", t, "new cycle")
     if closed:
         return
 
@@ -100,11 +101,10 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
         )
     else:
         plan = cat.plans[line.plan]
-        line.plan_first_cycle = False
         _renew_fee(rt, out, line, plan.code, True, plan.fee_fen, plan.fee_mode, t)
     for s in line.subscriptions:
         pack = cat.packs[s.product]
-        if pack.kind in policy.RENEWING_KINDS:
+        if pack.kind in RENEWING_KINDS:
             _renew_fee(rt, out, line, pack.code, False, pack.fee_fen, pack.fee_mode, t)
 
     # The same once-fee pack may be pending twice (a topup ordered twice for next cycle):
@@ -118,7 +118,6 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
             cat.packs[code],
             t,
             f"fee:{line.msisdn}:{new.id}:{code}:pending{i}",
-            first_cycle=False,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rater.catalog.model import Catalog, PackKind
-from rater.core.cycles import MINUTE_MS
+from rater.core.cycles import MINUTE_MS, minute_of_day
 from rater.core.duplicates import DEFAULT_WINDOW_MS
 
 
@@ -35,6 +35,11 @@ class Runtime:
             },
             duplicate_window_ms=duplicate_window_ms,
         )
+
+    def at_night(self, t: int) -> bool:
+        """Is time `t` in the catalog's night window? The rule is
+        `NightWindow.contains`; this is its table by minute of the local day."""
+        return self.night_minutes[minute_of_day(t, self.offset_ms)]
 
     @property
     def version(self) -> str:

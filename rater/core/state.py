@@ -83,8 +83,7 @@ class Line:
     cycle_end: int = 0
     cycle_id: str = ""
     cycle_days: int = 30
-    first_cycle: bool = True
-    plan_first_cycle: bool = True
+    first_cycle: bool = True  # the line's first cycle: nothing carries out of it
     buckets: list[Bucket] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
     accruals: list[FeeAccrual] = field(default_factory=list)

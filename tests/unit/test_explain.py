@@ -17,7 +17,7 @@ from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, ChargeKind, Draw, Event, Unit
 from rater.core.inputs import UsageType
-from rater.core.usage import REASON_MAX, size_text
+from rater.core.reasons import REASON_MAX, size_text
 from rater.explain import explain, explain_charge, find
 from rater.jobs.offline import rate_offline, read_usage
 from rater.subscribers import load_subscribers, to_commands
@@ -94,7 +94,7 @@ def test_fee_reasons_state_the_rule(events: list[Event]) -> None:
 
 
 def test_reason_is_bounded_with_many_draws() -> None:
-    from rater.core.usage import data_reason
+    from rater.core.reasons import data_reason
 
     class _Line:
         msisdn = "1"

@@ -108,7 +108,7 @@ def example_catalog(**extra: Plan | Pack) -> Catalog:
         version="test-1",
         timezone="Asia/Shanghai",
         utc_offset_minutes=480,
-        night_window=NightWindow(),
+        night_window=NightWindow(23 * 60, 7 * 60),
         plans=cat_plans,
         packs=cat_packs,
     )

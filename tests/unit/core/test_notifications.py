@@ -1,5 +1,5 @@
 """Usage notifications: 80% and 100% of a bucket, each once per bucket per cycle, and
-again in the next cycle (rater.core.policy.NOTIFY_THRESHOLDS)."""
+again in the next cycle (rater.catalog.decisions.NOTIFY_THRESHOLDS)."""
 
 from __future__ import annotations
 

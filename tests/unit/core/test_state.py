@@ -38,7 +38,6 @@ def _account() -> Account:
         cycle_id="2026-04-05",
         cycle_days=30,
         first_cycle=False,
-        plan_first_cycle=False,
         buckets=[
             Bucket(
                 "P58.data#1",
@@ -115,7 +114,7 @@ GOLDEN: dict[str, Any] = {
             msisdn=OWNER, account=OWNER, plan="P58", cycle_day=5, home_province="GD",
             activated_at=1700000000000, status="ARREARS", cycle_start=1775318400000,
             cycle_end=1777910400000, cycle_id="2026-04-05", cycle_days=30,
-            first_cycle=False, plan_first_cycle=False, pending_plan="P88",
+            first_cycle=False, pending_plan="P88",
             overage_bytes=1048576, overage_fen=29, data_used=4294967296, throttled=True,
             throttle_reason="cap", month_end_orders=2, days_accrued=7, sharing_owner=None,
             next_seq=3,
@@ -137,7 +136,7 @@ GOLDEN: dict[str, Any] = {
         _line(
             msisdn=MEMBER, account=OWNER, plan="P58", cycle_day=5, home_province="BJ",
             activated_at=1701000000000, status="ACTIVE", cycle_start=0, cycle_end=0,
-            cycle_id="", cycle_days=30, first_cycle=True, plan_first_cycle=True,
+            cycle_id="", cycle_days=30, first_cycle=True,
             pending_plan=None, overage_bytes=0, overage_fen=0, data_used=0, throttled=False,
             throttle_reason="", month_end_orders=0, days_accrued=0, sharing_owner=OWNER,
             next_seq=1, buckets=[], subscriptions=[], accruals=[], seen=[[20551, [-9]]],
@@ -168,6 +167,19 @@ def test_the_stored_form_reads_back() -> None:
     for line in expected.lines.values():
         line.seen = {}
     assert without == expected
+
+
+def test_a_stored_form_with_plan_first_cycle_reads_back() -> None:
+    """Lines stored before `plan_first_cycle` was dropped (it was never read) hold it,
+    after `first_cycle`; live stores hold such accounts, so they must still read."""
+    old = orjson.loads(orjson.dumps(GOLDEN))
+    for ld in old["lines"]:
+        at = list(ld).index("first_cycle") + 1
+        items = list(ld.items())
+        ld.clear()
+        ld.update([*items[:at], ("plan_first_cycle", False), *items[at:]])
+    assert Account.from_dict(old) == _account()
+    assert Account.from_dict(old).to_dict() == GOLDEN
 
 
 def test_round_trip_through_json() -> None:

@@ -89,7 +89,7 @@ def test_rule_7_no_restore_event_for_a_line_that_was_not_throttled() -> None:
 
 
 def test_policy_a_pack_order_does_not_lift_the_fair_use_cap_throttle() -> None:
-    # [decision, rater.core.policy.RESTORE_ON_PACK_ORDER]: the cap is on the cycle's whole
+    # [decision, rater.catalog.decisions.RESTORE_ON_PACK_ORDER]: the cap is on the cycle's whole
     # usage, so new data does not lift it; the pack's data is still used first.
     h = Harness()
     h.subscribe("A", "CAP", APRIL)
