@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # a lost Kafka or Redis is retried (sessions restarted, growing pauses) for this long
     # without one good turn of the loop; then `rater run` exits 3 with the reason
     dependency_retry_s: float = Field(120.0, ge=0)
+    # session restarts are counted over this sliding window; more than `restart_limit`
+    # in it (a restart loop rather than an outage) and `rater run` exits 3 too
+    restart_window_s: float = Field(600.0, gt=0)
+    restart_limit: int = Field(30, ge=1)
     rate_log_s: float = Field(30.0, gt=0)  # `rater run` logs its rate this often
     commit_overlap: bool = True  # commit batch n in Kafka while batch n + 1 is consumed and rated
     transaction_timeout_ms: int = Field(10_000, ge=1000)

@@ -58,7 +58,6 @@ from rater import metrics
 from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
-from rater.errors import Unavailable
 from rater.gc_tuning import tune_gc
 from rater.pipeline.batch import BatchRater, BatchResult
 from rater.pipeline.messages import InMessage, OutMessage, new_in_message
@@ -76,10 +75,12 @@ from rater.stream.kafka import (
     leave_group,
     producer_config,
 )
+from rater.stream.restarts import Restarts
 
 log = logging.getLogger("rater.stream")
 
-# errors after which a session starts over (a lost broker or Redis, a lost transaction)
+# errors after which a session starts over (a lost broker or Redis, a lost transaction,
+# a fenced or fatal producer: all KafkaException)
 RESTARTABLE: tuple[type[Exception], ...] = (
     KafkaException,
     redis.exceptions.ConnectionError,
@@ -87,6 +88,21 @@ RESTARTABLE: tuple[type[Exception], ...] = (
     Fenced,
     WatermarkMismatch,
 )
+# what closing a broken session may raise (a closed or failed client raises RuntimeError)
+CLOSE_ERRORS: tuple[type[Exception], ...] = (*RESTARTABLE, RuntimeError)
+
+# an idle member pings Redis and Kafka this often: readiness follows a lost dependency
+# within about PING_EVERY_S + KAFKA_PING_TIMEOUT_S
+PING_EVERY_S = 1.0
+KAFKA_PING_TIMEOUT_S = 2.0
+
+
+def _describe(e: BaseException) -> str:
+    """An error for the log, with librdkafka's code name and whether it is fatal."""
+    if isinstance(e, KafkaException) and e.args and isinstance(e.args[0], KafkaError):
+        err: KafkaError = e.args[0]
+        return f"{err.name()}{' (fatal)' if err.fatal() else ''}: {err.str()}"
+    return f"{type(e).__name__}: {e}"
 
 
 @dataclass(slots=True)
@@ -147,18 +163,28 @@ class StreamRater:
         )
 
     def _close(self) -> None:
-        self._abort()  # nothing to do unless the last commit failed or never ran
+        """Tear the session down whatever state it is in: a producer that is fenced or
+        failed (fatal), a broker or Redis that is away. Nothing here may raise, or the
+        error would leave the restart loop and end the process."""
+        self.health.ready = False
+        try:
+            self._abort()  # nothing to do unless the last commit failed or never ran
+        except RESTARTABLE as e:  # e.g. Redis lost during a revocation's settle
+            log.warning("abort: %s", _describe(e))
         if self.consumer is not None:
             try:
                 leave_group(self.consumer)
                 self.consumer.close()  # leaves the group: a quick rebalance for the others
-            except (KafkaException, RuntimeError) as e:
-                log.warning("consumer close: %s", e)
+            except CLOSE_ERRORS as e:
+                log.warning("consumer close: %s", _describe(e))
         if self.producer is not None:
             try:
+                # a fenced or fatal producer raises here or returns at once (its queue
+                # was purged); either way it is dropped, and the next session's new
+                # producer (same transactional.id) fences whatever this one still held
                 self.producer.flush(10)
-            except KafkaException as e:  # a fenced or failed producer: nothing to flush
-                log.warning("producer flush: %s", e)
+            except (KafkaException, RuntimeError) as e:
+                log.warning("producer flush: %s", _describe(e))
         self.consumer = self.producer = None
         for pool in (self._writer_pool, self._committer_pool):
             if pool is not None:
@@ -519,35 +545,37 @@ class StreamRater:
     def run(self, drain: bool = False) -> None:
         """Run until SIGTERM/SIGINT (or, with `drain`, until the inputs are all applied).
 
-        A lost dependency (Kafka, Redis) or a lost partition restarts the session from
-        what Kafka and the store hold, with a growing pause (0.2 s doubling up to 30 s),
-        not ready meanwhile. Past `dependency_retry_s` without one good turn of the loop,
-        it gives up: `Unavailable`, with the last error (exit code 3)."""
-        failing_since: float | None = None
-        attempt = 0
+        A lost dependency (Kafka, Redis), a fenced or failed producer (a transaction
+        that outlived `transaction_timeout_ms` while the broker was away) or a lost
+        partition closes the session and opens a new one (new consumer, new producer,
+        recovery from what Kafka and the store hold), after a growing pause, not ready
+        meanwhile. It gives up with `Unavailable` (exit code 3) past `dependency_retry_s`
+        without one good turn, or past `restart_limit` restarts in `restart_window_s`
+        (rater.stream.restarts)."""
+        restarts = Restarts(
+            self.s.dependency_retry_s, self.s.restart_window_s, self.s.restart_limit
+        )
         while not self.stop.is_set():
-            self._open()
+            self._turned = False
             try:
+                self._open()  # inside: a broker still away fails init_transactions
                 self._loop(drain)
                 return
             except RESTARTABLE as e:
-                now = time.monotonic()
-                if self._turned:
-                    failing_since, attempt = now, 0  # it worked for a while: start over
-                elif failing_since is None:
-                    failing_since = now
-                attempt += 1
-                waited = now - failing_since
-                if waited > self.s.dependency_retry_s:
-                    raise Unavailable(
-                        f"gave up after {attempt} attempts over {waited:.0f} s "
-                        f"(dependency_retry_s {self.s.dependency_retry_s}): {e}"
-                    ) from e
-                pause = min(30.0, 0.2 * 2 ** (attempt - 1))
-                log.warning("session restart %d in %.1f s after: %s", attempt, pause, e)
-                self.stop.wait(pause)
+                error: Exception = e
+                self.health.ready = False  # at once, not after the close
             finally:
                 self._close()
+            pause = restarts.failed(error, self._turned)
+            log.warning(
+                "session restart %d (%d in the last %g s) in %.1f s after: %s",
+                restarts.failures,
+                restarts.in_window(),
+                restarts.window_s,
+                pause,
+                _describe(error),
+            )
+            self.stop.wait(pause)
 
     def _loop(self, drain: bool) -> None:
         assert self.consumer is not None
@@ -594,13 +622,17 @@ class StreamRater:
         self._await_commit()  # stopping: the last batch is committed before we leave
         self._measure_lag()
 
-    def _ping(self, every_s: float = 5.0) -> None:
-        """An idle member asks the store now and then, so that it is not ready (and
-        restarts) while the store is down, rather than finding out at the next record."""
+    def _ping(self, every_s: float = PING_EVERY_S) -> None:
+        """An idle member asks the store and the broker now and then, so that it is not
+        ready (and restarts) within seconds of either going away, rather than finding
+        out at the next record. An idle consumer does not notice a lost broker by itself:
+        `consume()` just returns nothing, so a metadata request is the broker's ping."""
         now = time.monotonic()
         if now - self._ping_at >= every_s:
             self._ping_at = now
             self.store.ping()
+            assert self.consumer is not None
+            self.consumer.list_topics(self.s.topics.usage, timeout=KAFKA_PING_TIMEOUT_S)
 
     def _measure_lag(self, every_s: float = 1.0) -> None:
         """Input messages not yet applied, per owned partition (alerts, autoscaling): the
