@@ -7,9 +7,9 @@ the hot path.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -31,8 +31,28 @@ def day_of_cycle(cycle_start: int, t: int) -> int:
     return (t - cycle_start) // DAY_MS
 
 
-def _local_midnight_ms(year: int, month: int, day: int, offset_ms: int) -> int:
-    return calendar.timegm((year, month, day, 0, 0, 0)) * 1000 - offset_ms
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm:
+    integers only, a few times faster than calendar.timegm)."""
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """The (year, month, day) of a day count since 1970-01-01 (the inverse of the above)."""
+    days += 719_468
+    era = days // 146_097
+    doe = days - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
 
 
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
@@ -40,19 +60,25 @@ def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
     return year + m // 12, m % 12 + 1
 
 
+@lru_cache(maxsize=4096)
+def _cycle(year: int, month: int, cycle_day: int, offset_ms: int) -> Cycle:
+    """The cycle starting on local (year, month, cycle_day): a handful per run, so kept
+    (a Cycle is immutable)."""
+    ny, nm = _add_months(year, month, 1)
+    start = _days_from_civil(year, month, cycle_day) * DAY_MS - offset_ms
+    end = _days_from_civil(ny, nm, cycle_day) * DAY_MS - offset_ms
+    return Cycle(start, end, f"{year:04d}-{month:02d}-{cycle_day:02d}", (end - start) // DAY_MS)
+
+
 def cycle_at(t: int, cycle_day: int, offset_ms: int) -> Cycle:
     """The cycle with cycle day `cycle_day` that contains UTC time `t`.
 
     Handbook example: on 18 April with cycle day 15 the cycle is 15 April - 14 May.
     """
-    local = datetime.fromtimestamp((t + offset_ms) / 1000, tz=UTC)
-    year, month = local.year, local.month
-    if local.day < cycle_day:
+    year, month, day = _civil_from_days((t + offset_ms) // DAY_MS)
+    if day < cycle_day:
         year, month = _add_months(year, month, -1)
-    ny, nm = _add_months(year, month, 1)
-    start = _local_midnight_ms(year, month, cycle_day, offset_ms)
-    end = _local_midnight_ms(ny, nm, cycle_day, offset_ms)
-    return Cycle(start, end, f"{year:04d}-{month:02d}-{cycle_day:02d}", (end - start) // DAY_MS)
+    return _cycle(year, month, cycle_day, offset_ms)
 
 
 def minute_of_day(t: int, offset_ms: int) -> int:

@@ -5,9 +5,11 @@ before activation."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rater.catalog.model import GB, MB
-from rater.core.cycles import cycle_at, to_ms
+from rater.core.cycles import DAY_MS, cycle_at, to_ms
 from rater.core.events import ChargeEvent, NotificationKind, UnratedEvent, UnratedReason
 from rater.core.inputs import Roaming, UsageRecord, UsageType
 
@@ -179,3 +181,29 @@ def test_rule_2_a_record_from_before_activation_is_unrated() -> None:
     assert draws_of(last_charge(h.data("A", "2026-04-10T12:00:00+08:00", 1 * MB))) == [
         ("P58", 1 * MB)
     ]
+
+
+def _reference_cycle(t: int, cycle_day: int, offset_ms: int) -> tuple[int, int, str]:
+    """The cycle by the standard library's calendar, as written before (slow, plain)."""
+    import calendar
+    from datetime import UTC, datetime
+
+    local = datetime.fromtimestamp((t + offset_ms) // 1000, tz=UTC)
+    year, month = local.year, local.month
+    if local.day < cycle_day:
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    ny, nm = (year, month + 1) if month < 12 else (year + 1, 1)
+    start = calendar.timegm((year, month, cycle_day, 0, 0, 0)) * 1000 - offset_ms
+    end = calendar.timegm((ny, nm, cycle_day, 0, 0, 0)) * 1000 - offset_ms
+    return start, end, f"{year:04d}-{month:02d}-{cycle_day:02d}"
+
+
+@given(
+    st.integers(0, 4_102_444_800_000),  # 1970 .. 2100
+    st.integers(1, 28),
+    st.sampled_from([0, 8 * 3_600_000, -5 * 3_600_000, 5 * 3_600_000 + 1_800_000]),
+)
+def test_cycle_at_is_the_calendar_s_cycle(t: int, cycle_day: int, offset_ms: int) -> None:
+    c = cycle_at(t, cycle_day, offset_ms)
+    assert (c.start, c.end, c.id) == _reference_cycle(t, cycle_day, offset_ms)
+    assert c.start <= t < c.end and c.days == (c.end - c.start) // DAY_MS
