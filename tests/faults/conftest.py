@@ -1,11 +1,14 @@
-"""Fault tests use the same real services as the integration tests."""
+"""Fault tests use the same real services as the integration tests, and servers of their
+own (tests/faults/servers.py) when they stop or kill one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.faults.servers import Servers, start_servers
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
     clean_stream_runs,
     docker_available,
@@ -21,3 +24,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture(scope="module")
+def own_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """A Kafka and a Redis of this module's own (tests/faults/servers.py), for tests that
+    stop or kill them; stopped and deleted after the module."""
+    servers = start_servers(tmp_path_factory.mktemp("servers"))
+    try:
+        yield servers
+    finally:
+        servers.remove()
+
+
+@pytest.fixture
+def servers(own_servers: Servers) -> Iterator[Servers]:
+    """`own_servers`, both running again after the test, whatever it left them in: the
+    teardown of `clean_stream_runs` (after this one's) removes the run's topics and keys
+    from them."""
+    own_servers.ensure_up()
+    yield own_servers
+    own_servers.ensure_up()

@@ -107,3 +107,33 @@ def produce_in_transactions(
             key, part = router.route(r)
             p.produce(s.topics.usage, codecs.encode_usage(r), key, partition=part)
         p.commit_transaction(30)
+
+
+def assert_equals_simulator(world: World) -> None:
+    """The committed outputs and the balances in Redis are the simulator's: every event
+    once (read_committed), none missing, none extra, each byte for byte; every line of
+    every account the same."""
+    from collections import Counter
+
+    import redis
+
+    from rater.store.redis import RedisStore
+    from rater.stream.tools import read_events
+
+    s = world.settings
+    events = read_events(s)
+    ids = Counter(e.event_id for e in events)
+    twice = [k for k, n in ids.items() if n > 1]
+    assert not twice, f"written twice: {twice[:5]}"
+    missing, extra = set(world.expected) - set(ids), set(ids) - set(world.expected)
+    assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
+    assert all(canon(e) == world.expected[e.event_id] for e in events)
+    client = redis.Redis.from_url(s.redis_url.get_secret_value())
+    try:
+        rstore = RedisStore(client, s.namespace)
+        for key, acct in world.store.accounts().items():
+            part = next(p for p in range(s.partitions) if rstore.account_key(p, key) is not None)
+            got = rstore.load(part, [key], with_seen=True)[key].to_dict()["lines"]
+            assert got == acct.to_dict()["lines"], key
+    finally:
+        client.close()
