@@ -10,6 +10,7 @@ store has taken the commit, `committed`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
 from rater.core.inputs import UsageRecord
 from rater.core.state import Account
@@ -83,18 +84,37 @@ class PartitionRun:
             self.consumed[topic] = position
 
     def load(self, store: Store, keys: set[str]) -> dict[str, Account]:
-        """Accounts from the cache of committed state, else the store."""
+        """Accounts from the cache of committed state, else the store.
+
+        The cache is kept in order of use (a hit moves to the end) and holds at most
+        `cache_limit` accounts: when the batch's misses would pass it, the least recently
+        used go, a sixteenth of the limit at a time so that eviction is rare. The
+        accounts in use stay: no batch starts from an empty cache."""
         cache = self.accounts
-        found = {k: cache[k] for k in keys if k in cache}
-        missing = [k for k in keys if k not in cache]
+        found: dict[str, Account] = {}
+        missing: list[str] = []
+        for k in keys:
+            acct = cache.pop(k, None)
+            if acct is None:
+                missing.append(k)
+            else:
+                cache[k] = found[k] = acct  # to the end: most recently used
         if missing:
-            if len(cache) + len(missing) > self.cache_limit:
-                cache.clear()  # bounded: start over rather than track recency per record
-                self.cold.clear()
+            self._make_room(len(missing))
             loaded = store.load(self.n, missing, self.cold)
             cache.update(loaded)
             found.update(loaded)
         return found
+
+    def _make_room(self, incoming: int) -> None:
+        cache, cold = self.accounts, self.cold
+        excess = len(cache) + incoming - self.cache_limit
+        if excess <= 0:
+            return
+        excess = min(len(cache), excess + self.cache_limit // 16)
+        for k in list(islice(cache, excess)):  # the least recently used first
+            del cache[k]
+            cold.pop(k, None)
 
     def prepare(
         self,

@@ -5,6 +5,8 @@ again, and nothing is written when nothing moved."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from rater.codec import avro
@@ -12,6 +14,7 @@ from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent
 from rater.core.inputs import NewSubscriber, Tick
+from rater.core.state import Account
 from rater.pipeline.batch import BatchRater
 from rater.pipeline.messages import InMessage
 from rater.pipeline.partition import PartitionRun
@@ -175,3 +178,48 @@ def _prepared(run: PartitionRun, batch: BatchRater, store: MemoryStore) -> Parti
     p = run.prepare(batch, store, True, True)
     assert p is not None
     return p.commit
+
+
+class _CountingStore(MemoryStore):
+    """A store that counts the accounts each load asks it for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[list[str]] = []
+
+    def load(
+        self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
+    ) -> dict[str, Account]:
+        wanted = list(keys)
+        self.asked.append(sorted(wanted))
+        return super().load(partition, wanted, cold)
+
+
+def test_the_account_cache_evicts_the_least_recently_used_never_all_of_it() -> None:
+    """Bounded (`account_cache`), and a full cache still serves the accounts in use: the
+    next batch does not read everything from the store again."""
+    rater, store = Rater(example_catalog()), _CountingStore()
+    names = [f"1380000{i:04d}" for i in range(40)]
+    epoch = store.claim(0)
+    accounts: dict[str, Account] = {}
+    for m in names:
+        out = rater.apply(None, NewSubscriber(f"new:{m}", m, ACTIVATED, "P58", 1, "GD"))
+        assert out.account is not None
+        accounts[m] = out.account
+    store.commit(0, PartitionCommit(epoch, {}, accounts, {m: m for m in names}, b""))
+    run = PartitionRun(0, epoch, {}, cache_limit=32)
+    for m in names[:30]:
+        run.load(store, {m})  # one by one: a known order of use
+    hot = set(names[:4])
+    for _ in range(3):
+        run.load(store, hot)  # used again: the most recent
+    store.asked.clear()
+    run.load(store, set(names[30:40]))  # 10 more: past the limit of 32
+    assert store.asked == [sorted(names[30:40])]  # only the misses were read
+    assert len(run.accounts) <= 32
+    assert hot <= set(run.accounts)  # the ones in use stayed
+    assert set(names[30:40]) <= set(run.accounts)
+    assert not set(names[4:6]) & set(run.accounts)  # the least recently used went first
+    store.asked.clear()
+    run.load(store, hot | set(names[30:40]))
+    assert store.asked == []  # all from the cache
