@@ -569,7 +569,7 @@ def balance(
 
     s = _settings(config)
     url = s.redis_url.get_secret_value()
-    client = redis_client(url, s.redis_cluster)
+    client = redis_client(url, s.redis_cluster, s.redis_timeout_s)
     found = read_balance(
         RedisStore(client, s.namespace), partition_count(s, s.topics.usage), msisdn
     )
@@ -793,7 +793,7 @@ def snapshot(
     t = _time(at, "--at")
     if out.is_dir() or not out.parent.is_dir():
         _fail(f"--out {out}: " + ("a directory" if out.is_dir() else f"no folder {out.parent}"))
-    client = redis_client(s.redis_url.get_secret_value(), s.redis_cluster)
+    client = redis_client(s.redis_url.get_secret_value(), s.redis_cluster, s.redis_timeout_s)
     topics = {"usage": s.topics.usage, "commands": s.topics.commands}
     h = take(
         RedisStore(client, s.namespace),

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "RATER_REDIS_URL", "redis_url"),
     )
     redis_cluster: bool = False
+    # a Redis call that has not answered by then fails (and the session restarts)
+    redis_timeout_s: float = Field(10.0, gt=0)
     catalog: Path = Path("examples/catalog-basic.yaml")
     group_id: str = "rater"
     instance_id: str = Field(default_factory=socket.gethostname)

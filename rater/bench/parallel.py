@@ -60,7 +60,7 @@ def _worker(
     """One worker process: the real rater or the passthrough, draining with a gate."""
     s = s.model_copy(update={"instance_id": f"{s.instance_id}-w{index}"})
     url = s.redis_url.get_secret_value()
-    rclient: Any = redis_client(url, s.redis_cluster)
+    rclient: Any = redis_client(url, s.redis_cluster, s.redis_timeout_s)
     proc: st.TimedRater | st.Passthrough
     if kind == "rater":
         store = st.TimedStore(rclient, s.namespace)

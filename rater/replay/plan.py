@@ -159,7 +159,7 @@ def _target(s: Settings, o: Options) -> Callable[[], Store] | None:
     from rater.store.redis import RedisStore, redis_client
     from rater.stream.tools import delete_namespace
 
-    client = redis_client(s.redis_url.get_secret_value(), s.redis_cluster)
+    client = redis_client(s.redis_url.get_secret_value(), s.redis_cluster, s.redis_timeout_s)
     ns = o.namespace
     sources.refuse_live_namespace(s, ns, client, o.fresh)
 

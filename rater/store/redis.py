@@ -107,11 +107,16 @@ return 'OK'
 """
 
 
-def redis_client(url: str, cluster: bool = False) -> Any:
+def redis_client(url: str, cluster: bool = False, timeout_s: float = 10.0) -> Any:
     """A client for `url` (standalone or Cluster); a URL it cannot use is refused with
-    the setting's name, not a traceback."""
+    the setting's name, not a traceback. Every call gives up after `timeout_s`
+    (`redis_timeout_s`): a Redis that hangs (paused, a network partition) must end the
+    session like one that refuses connections, not block the loop."""
+    timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": min(timeout_s, 5.0)}
     try:
-        return redis.RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+        if cluster:
+            return redis.RedisCluster.from_url(url, **timeouts)
+        return redis.Redis.from_url(url, **timeouts)
     except ValueError as e:
         raise Refused(f"REDIS_URL (redis_url) {url.split('@')[-1]!r}: {e}") from None
 

@@ -696,7 +696,7 @@ def run_service(settings: Settings, drain: bool = False) -> None:
     catalog = load_catalog(settings.catalog)
     check_topics(settings)
     url = settings.redis_url.get_secret_value()
-    client: Any = redis_client(url, settings.redis_cluster)
+    client: Any = redis_client(url, settings.redis_cluster, settings.redis_timeout_s)
     health = metrics.Health()
     server = (
         metrics.serve(settings.metrics_host, settings.metrics_port, health)

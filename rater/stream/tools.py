@@ -232,7 +232,7 @@ def remove_run(s: Settings, client: Any | None = None) -> int:
     if client is not None:
         return delete_namespace(client, s.namespace)
     url = s.redis_url.get_secret_value()
-    own: Any = redis_client(url, s.redis_cluster)
+    own: Any = redis_client(url, s.redis_cluster, s.redis_timeout_s)
     try:
         return delete_namespace(own, s.namespace)
     finally:
