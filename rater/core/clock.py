@@ -35,7 +35,17 @@ def _line_due(line: Line) -> tuple[int, int]:
 
 
 def reschedule(account: Account) -> None:
-    account.next_due = min((_line_due(line)[0] for line in account.lines.values()), default=NEVER)
+    """After every change to an account's products or cycles (a command, the due changes
+    of `advance`), and only then: when its next change falls due, and its lines'
+    consumption order to be computed anew (`draw.data_order`). Rating a record changes
+    neither, so the order stays cached from one change to the next."""
+    due = NEVER
+    for line in account.lines.values():
+        draw.forget_order(line)
+        line_due = _line_due(line)[0]
+        if line_due < due:
+            due = line_due
+    account.next_due = due
 
 
 def advance(rt: Runtime, out: list[Event], account: Account, t: int) -> None:
@@ -74,4 +84,3 @@ def _expire_term_packs(rt: Runtime, out: list[Event], line: Line, t: int) -> Non
             b.product,
             b.id,
         )
-    draw.invalidate(line)

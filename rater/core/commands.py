@@ -14,7 +14,7 @@ from rater.catalog.decisions import (
     SINGLE_INSTANCE_KINDS,
 )
 from rater.catalog.model import Effective, PackKind
-from rater.core import draw, emit, fees, products, throttling
+from rater.core import emit, fees, products, throttling
 from rater.core.cycles import cycle_at
 from rater.core.events import Event, NotificationKind, Reject
 from rater.core.inputs import (
@@ -239,7 +239,6 @@ def _cancel(line: Line, cmd: CancelProduct) -> str:
             fees.stop_accrual(line, cmd.product)
         else:
             s.cancelled = True
-    draw.invalidate(line)
     return "cancelled"
 
 
@@ -253,7 +252,6 @@ def _change_plan(rt: Runtime, out: list[Event], line: Line, cmd: ChangePlan) -> 
         raise Rejected(Reject.ACCOUNT_IN_ARREARS, "the account is in arrears")
     if plan.effective == Effective.NEXT_CYCLE:
         line.pending_plan = plan.code
-        draw.invalidate(line)  # the old plan's data will no longer carry over
         return f"effective from the next cycle ({_next_cycle_id(rt, line)})"
     products.detach_plan(line)
     products.attach_plan(
@@ -302,5 +300,4 @@ def _close(account: Account, line: Line) -> str:
         if m in account.lines:
             account.lines[m].sharing_owner = None
     line.members = []
-    draw.invalidate(line)
     return "account closed"

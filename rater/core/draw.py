@@ -8,7 +8,10 @@
    owner's order;
 5. what is left is overage, or free-but-throttled (handled by the engine).
 
-The ordered lists are cached on the line and rebuilt only when its buckets change.
+The ordered lists are cached on the line. Only a command or a due change of the clock
+changes what decides the order (the buckets, their validity, carry-over), and both end
+in `clock.reschedule`, which forgets the order of every line of the account: no change
+can leave a stale order behind (tests.unit.core.test_consumption_order checks it).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def _general_key(b: Bucket, carries: bool) -> tuple[int, int, int, int, int, str
 
 
 def data_order(line: Line, catalog: Catalog) -> DataOrder:
-    """The line's data buckets in consumption order (cached until its buckets change)."""
+    """The line's data buckets in consumption order (cached until the next change)."""
     cached = line.order
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -95,6 +98,6 @@ def data_order(line: Line, catalog: Catalog) -> DataOrder:
     return order
 
 
-def invalidate(line: Line) -> None:
-    """Call after any change to a line's buckets or to what decides their order."""
+def forget_order(line: Line) -> None:
+    """Drop the cached order (`clock.reschedule` does, after every change)."""
     line.order = None

@@ -48,7 +48,6 @@ def attach_plan(
                     activated_at=t,
                 )
             )
-    draw.invalidate(line)
     fees.start_fee(
         rt,
         out,
@@ -67,7 +66,6 @@ def detach_plan(line: Line) -> None:
     """Remove the plan's buckets (its remaining data does not carry) and stop its daily fee."""
     line.buckets = [b for b in line.buckets if not (b.kind == PLAN_KIND and not b.carried)]
     fees.stop_accrual(line, line.plan)
-    draw.invalidate(line)
 
 
 def attach_pack(
@@ -100,7 +98,6 @@ def attach_pack(
     )
     line.buckets.append(bucket)
     line.subscriptions.append(Subscription(pack.code, t, bucket.id))
-    draw.invalidate(line)
     # not pro-rated: a monthly pack ordered mid-cycle pays its whole fee at order
     fees.start_fee(
         rt,

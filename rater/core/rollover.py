@@ -87,7 +87,6 @@ def roll_over(rt: Runtime, out: list[Event], line: Line) -> None:
     line.month_end_orders = 0
     line.days_accrued = 0
     line.accruals = []
-    draw.invalidate(line)
 
     throttling.restore(rt, out, line, f"restore:{line.msisdn}:{new.id}", t, "new cycle")
     if closed:

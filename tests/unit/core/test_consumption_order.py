@@ -225,3 +225,57 @@ def test_rule_5_voice_minutes_use_the_plan_then_overage() -> None:
     # 3 started minutes: 1 from the plan, 2 of overage at 19 fen = 38 fen
     assert (draws_of(c), c.overage, c.fen) == ([("P58", 1)], 2, 38)
     assert isinstance(c, ChargeEvent)
+
+
+def test_the_cached_order_is_never_stale() -> None:
+    """The order is cached on the line and forgotten by `clock.reschedule` after every
+    command and due change; rating a record must change nothing it depends on. After
+    every input of a generated workload (orders, cycle starts, term expiries, plan
+    changes for the next cycle), each cached order equals the order computed anew."""
+    from pathlib import Path
+
+    from rater.catalog import load_catalog
+    from rater.core import draw
+    from rater.core.cycles import to_ms
+    from rater.core.inputs import ChangePlan, Command, OrderProduct, Tick, UsageRecord
+    from rater.core.state import Account
+    from rater.subscribers import parse_subscribers, to_commands
+    from rater.workload import subscribers, usage
+
+    catalog = load_catalog(Path(__file__).parents[3] / "rater" / "examples" / "catalog-full.yaml")
+    start, end = to_ms("2026-03-20T00:00:00+08:00"), to_ms("2026-06-10T00:00:00+08:00")
+    subs = subscribers(catalog, 120, start)
+    inputs: list[Command | Tick | UsageRecord] = [
+        *to_commands(parse_subscribers({"subscribers": subs})),
+        *usage(catalog, subs, 6_000, start, end),
+    ]
+    packs, plans = sorted(catalog.packs), sorted(catalog.plans)
+    for i, rec in enumerate(inputs[len(subs) :: 40]):  # orders and plan changes among them
+        msisdn, t = rec.msisdn, rec.start_time - 1  # type: ignore[union-attr]
+        code = packs[i % len(packs)]
+        inputs.append(OrderProduct(f"o{i}", msisdn, t, code))
+        inputs.append(ChangePlan(f"c{i}", msisdn, t, plans[i % len(plans)]))
+    inputs.sort(key=lambda x: x.start_time if isinstance(x, UsageRecord) else x.time)
+    rater = Rater(catalog)
+    accounts: dict[str, Account] = {}
+    checked = 0
+    for item in inputs:
+        key = subs_owner(item.msisdn, subs) if not isinstance(item, Tick) else ""
+        outcome = rater.apply(accounts.get(key), item)
+        if outcome.account is not None:
+            accounts[key] = outcome.account
+            for line in outcome.account.lines.values():
+                cached = line.order
+                if cached is not None:
+                    draw.forget_order(line)
+                    assert draw.data_order(line, catalog) == cached, (item, line.msisdn)
+                    checked += 1
+    assert checked > 1_000
+
+
+def subs_owner(msisdn: str, subs: list[dict[str, object]]) -> str:
+    """The account key of a line: its owner's number for a sharing member."""
+    for s in subs:
+        if s["msisdn"] == msisdn:
+            return str(s.get("shares_with") or msisdn)
+    return msisdn
