@@ -10,8 +10,7 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:a:<key>   one account (JSON), without its hot counters (the cold form,
                      rater.core.state.split_hot); written only when it changed
     {ns:p}:h:<key>   the account's hot counters (JSON, about 60 bytes), written with every
-                     change. An account written before this split has no h key and its
-                     a key holds the whole form.
+                     change (the commit script writes both keys of an account together).
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
     {ns:p}:seen:<m>:<d>
@@ -172,8 +171,9 @@ class RedisStore:
         for k, c, hot in zip(keys, blobs[: len(keys)], blobs[len(keys) :], strict=True):
             if not c:
                 continue
-            d = orjson.loads(c)
-            accounts[k] = Account.from_dict(with_hot(d, orjson.loads(hot)) if hot else d)
+            if not hot:  # both are written by one script: never one without the other
+                raise ValueError(f"{a}{k} has no hot counters at {h}{k}: not a rater account")
+            accounts[k] = Account.from_dict(with_hot(orjson.loads(c), orjson.loads(hot)))
             if cold is not None:
                 cold[k] = c
         if with_seen and accounts:
