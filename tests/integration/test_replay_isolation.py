@@ -11,17 +11,17 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import redis
 import yaml
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from rater.config import Settings
-from rater.core.cycles import from_ms
 from rater.jobs.offline import read_usage
 from rater.replay.recording import Recording
 from rater.replay.snapshot import Snapshot
@@ -31,7 +31,6 @@ from rater.stream.tools import (
     delete_namespace,
     produce_commands,
     produce_usage,
-    read_topic,
 )
 from rater.subscribers import load_subscribers, to_commands
 from tests.integration import streamkit
@@ -57,6 +56,49 @@ def _config(tmp: Path, s: Settings) -> Path:
         )
     )
     return path
+
+
+def _iso_ms(t: int) -> str:
+    """Epoch ms as ISO-8601 to the millisecond (`--from` to the second would start up to
+    999 ms early, before messages written before `t`)."""
+    return datetime.fromtimestamp(t / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+Msg = tuple[int, int, int, bytes | None, bytes | None]  # partition, offset, time, key, value
+
+
+def _messages(s: Settings, topic: str) -> list[Msg]:
+    """Every committed message of `topic` up to the end it has now, partition after
+    partition in offset order (a read of all partitions at once interleaves them as the
+    fetches come back: in no fixed order), with the timestamp the broker holds."""
+    conf = {"bootstrap.servers": s.kafka_bootstrap_servers, "group.id": "unused"}
+    c = Consumer(conf | {"enable.auto.commit": False, "isolation.level": "read_committed"})
+    out: list[Msg] = []
+    try:
+        for p in range(s.partitions):
+            tp = TopicPartition(topic, p)
+            at, high = c.get_watermark_offsets(tp, timeout=10)
+            c.assign([TopicPartition(topic, p, OFFSET_BEGINNING)])
+            deadline = time.monotonic() + 30
+            while at < high:
+                assert time.monotonic() < deadline, f"{topic}[{p}]: stuck at {at} of {high}"
+                for m in c.consume(1000, 0.5):
+                    off = m.offset() or 0
+                    if m.error() is None and off < high:
+                        out.append((p, off, m.timestamp()[1], m.key(), m.value()))
+                # transaction markers take offsets too: done at the end position
+                at = max(at, c.position([tp])[0].offset)
+            c.unassign()
+    finally:
+        c.close()
+    return out
+
+
+def _timestamps(s: Settings, topic: str) -> list[int]:
+    """The timestamp of every message of `topic`, as the broker holds it."""
+    got = [t for _, _, t, _, _ in _messages(s, topic)]
+    assert got, f"{topic}: no messages"
+    return got
 
 
 def _rater(config: Path, *args: str) -> tuple[int, str]:
@@ -88,7 +130,7 @@ def _live(s: Settings, client: Any, admin: AdminClient) -> dict[str, Any]:
             ends = [c.get_watermark_offsets(TopicPartition(t, p), timeout=10) for p in parts]
         finally:
             c.close()
-        topics[t] = (ends, read_topic(s, t))
+        topics[t] = (ends, _messages(s, t))
     req = [ConsumerGroupTopicPartitions(s.group_id)]
     got = admin.list_consumer_group_offsets(req)[s.group_id].result()
     offsets = sorted((tp.topic, tp.partition, tp.offset) for tp in got.topic_partitions)
@@ -121,10 +163,13 @@ def test_record_snapshot_and_replay_leave_everything_live_as_it_was(
     streamkit.create_topics(s)
     cmds = to_commands(load_subscribers(EX / "subscribers-basic.yaml"))
     produce_commands(s, cmds)
-    time.sleep(0.05)
-    mid = int(time.time() * 1000)  # every command was written before, every record after
-    time.sleep(0.05)
-    produce_usage(s, read_usage(EX / "usage-basic.jsonl"), account_keys(cmds))
+    # the time between the two inputs, from the timestamps the broker holds (librdkafka
+    # stamps a message at produce()): the last command is 1 ms before it, the records after
+    mid = max(_timestamps(s, s.topics.commands)) + 1
+    while int(time.time() * 1000) <= mid:
+        time.sleep(0.005)
+    sent, _ = produce_usage(s, read_usage(EX / "usage-basic.jsonl"), account_keys(cmds))
+    assert min(_timestamps(s, s.topics.usage)) > mid, "the clock went back"
     # the live rater applies both topics in full (as the replay will), by event time
     streamkit.StreamEnv(s, redis.Redis.from_url(redis_url)).drain()
     client = redis.Redis.from_url(redis_url)
@@ -140,10 +185,11 @@ def test_record_snapshot_and_replay_leave_everything_live_as_it_was(
         meta = Recording(rec).meta
         assert meta.charges == s.topics.charges and meta.partitions[s.topics.usage] == 3
         later = tmp_path / "later.avro"
-        code, out = _rater(config, "record", "--from", from_ms(mid, 0), "--out", str(later))
+        code, out = _rater(config, "record", "--from", _iso_ms(mid), "--out", str(later))
         assert code == 0, out
-        kinds = {m.topic for m in Recording(later).messages()}
-        assert kinds == {s.topics.usage}, "the commands were all written before --from"
+        copied = list(Recording(later).messages())
+        assert {m.topic for m in copied} == {s.topics.usage}, "the commands: before --from"
+        assert len(copied) == sent and min(m.timestamp for m in copied) > mid
 
         snap = tmp_path / "snap.jsonl"
         code, out = _rater(config, "snapshot", "--out", str(snap))

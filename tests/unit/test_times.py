@@ -3,6 +3,7 @@ refused with what to write instead, never read in some default zone (docs/operat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ def test_a_time_without_an_offset_is_refused() -> None:
         to_ms("2026-05-01T00:00:00")
     with pytest.raises(ValueError, match="no UTC offset"):
         to_ms("2026-05-01")
+
+
+def test_a_time_with_milliseconds_is_that_millisecond() -> None:
+    # float seconds times 1000 gave ...964 here (and for a quarter of the milliseconds of
+    # June 2038): `rater record --from` would have copied a message a millisecond early
+    assert to_ms("2004-02-15T18:22:14.965+00:00") == 1_076_869_334_965
+    for t in range(2_158_963_200_000, 2_158_963_210_000):
+        assert to_ms(datetime.fromtimestamp(t / 1000, UTC).isoformat(timespec="milliseconds")) == t
+    assert to_ms("2026-05-01T00:00:00.9999+08:00") == to_ms("2026-05-01T00:00:00.999+08:00")
 
 
 @pytest.mark.parametrize(
