@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rater.cli import app, example_catalog
+from rater.cli import app
+from rater.cli.common import example_catalog
 from rater.core.inputs import Tick
 
 ROOT = Path(__file__).resolve().parents[2]
