@@ -22,8 +22,7 @@ from typing import Any
 
 from rater.bench.core import step
 from rater.catalog.model import Catalog
-from rater.core.cycles import to_ms
-from rater.core.duplicates import DAY_MS, HOUR_MS
+from rater.core.cycles import DAY_MS, HOUR_MS, to_ms
 from rater.core.engine import Rater
 from rater.jobs.offline import OfflineRun
 from rater.progress import Progress

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from hashlib import blake2b
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
+from rater.core.cycles import DAY_MS, HOUR_MS
+
 DEFAULT_WINDOW_MS = 48 * HOUR_MS
 
 

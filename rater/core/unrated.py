@@ -4,7 +4,7 @@ window), before activation, on a closed account, or international roaming."""
 
 from __future__ import annotations
 
-from rater.core.duplicates import DAY_MS
+from rater.core.cycles import DAY_MS
 from rater.core.events import Event, UnratedEvent, UnratedReason
 from rater.core.inputs import Roaming, SubscriberStatus, UsageRecord
 from rater.core.runtime import Runtime

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from rater.core import unrated
 from rater.core.calls import rate_call
+from rater.core.cycles import DAY_MS
 from rater.core.data import rate_data
-from rater.core.duplicates import DAY_MS, prune, record_key, seen_before
+from rater.core.duplicates import prune, record_key, seen_before
 from rater.core.events import Event
 from rater.core.inputs import UsageRecord, UsageType
 from rater.core.runtime import Runtime

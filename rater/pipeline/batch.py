@@ -22,7 +22,8 @@ from rater.codec.deadletter import MAX_DEAD_LETTER_BYTES, DeadLetter, dead_lette
 from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_command, check_usage
 from rater.config import Topics
-from rater.core.duplicates import DAY_MS, dropped_days, first_kept_day, record_key
+from rater.core.cycles import DAY_MS
+from rater.core.duplicates import dropped_days, first_kept_day, record_key
 from rater.core.engine import Rater, Status
 from rater.core.events import (
     ChargeEvent,

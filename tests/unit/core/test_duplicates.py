@@ -5,8 +5,8 @@ nothing."""
 from __future__ import annotations
 
 from rater.catalog.model import GB, MB
-from rater.core.cycles import to_ms
-from rater.core.duplicates import DAY_MS, HOUR_MS, record_key
+from rater.core.cycles import DAY_MS, HOUR_MS, to_ms
+from rater.core.duplicates import record_key
 from rater.core.engine import Rater, Status
 from rater.core.events import UnratedEvent, UnratedReason
 from rater.core.inputs import Direction, Roaming, UsageRecord, UsageType

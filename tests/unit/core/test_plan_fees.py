@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from rater.catalog.model import GB, MB, FeeMode
-from rater.core.duplicates import DAY_MS, record_key
+from rater.core.cycles import DAY_MS
+from rater.core.duplicates import record_key
 from rater.core.engine import Rater
 from rater.core.events import ChargeKind, UnratedEvent, UnratedReason
 from rater.core.inputs import Direction, Roaming, UsageRecord, UsageType

@@ -11,8 +11,8 @@ from rater.codec import avro
 from rater.codec.codecs import WireCodecs, wire_codecs
 from rater.codec.wire import RegistryError, unframe
 from rater.config import Settings
-from rater.core.cycles import to_ms
-from rater.core.duplicates import DAY_MS, record_key
+from rater.core.cycles import DAY_MS, to_ms
+from rater.core.duplicates import record_key
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent
 from rater.core.inputs import Roaming, Tick, UsageRecord, UsageType
