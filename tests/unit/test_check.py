@@ -1,4 +1,4 @@
-"""`rater check`: every problem of the input files, with file and line (rater/check.py),
+"""`rater check`: every problem of the input files, with file and line (rater/check/),
 and a subscribers file with MSISDNs that YAML reads as numbers refused on load."""
 
 from __future__ import annotations
