@@ -28,7 +28,7 @@ from rater.core.inputs import (
 def check_commands_file(
     path: Path, catalog: Catalog | None, known: dict[str, int], subscribers: str
 ) -> list[Problem]:
-    """As `rater.jobs.offline.read_commands` reads the file, but every bad line; `known`
+    """As `rater.jobs.files.read_commands` reads the file, but every bad line; `known`
     gets the subscribers the file creates."""
     from rater.codec.jsonl import input_from_json
 

@@ -12,9 +12,9 @@ from rater.core.inputs import UsageRecord
 def check_usage_file(
     path: Path, known: dict[str, int], files: str, now_ms: int, max_future_ms: int
 ) -> list[Problem]:
-    """Every line `rater.jobs.offline.read_usage` cannot read, every record `check_usage`
+    """Every line `rater.jobs.files.read_usage` cannot read, every record `check_usage`
     refuses, and one problem per MSISDN no file creates (its count, at its first line)."""
-    from rater.jobs.offline import read_usage
+    from rater.jobs.files import read_usage
 
     src = str(path)
     if not path.is_file():

@@ -53,7 +53,7 @@ def simulate(
     """Rate files offline as the stream would: same checks, same order, same events.
     No Kafka, no Redis. Events as JSON lines."""
     from rater.core.engine import Rater
-    from rater.jobs.offline import CommandsError, in_time_order, read_commands
+    from rater.jobs.files import CommandsError, in_time_order, read_commands
     from rater.jobs.offline import simulate as run_sim
 
     s = settings(config)

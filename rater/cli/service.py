@@ -90,7 +90,7 @@ def produce(
     config: ConfigOpt = None,
 ) -> None:
     """Produce a usage file to the usage topic, keyed by account."""
-    from rater.jobs.offline import Reading, read_usage
+    from rater.jobs.files import Reading, read_usage
     from rater.routing import Router
     from rater.stream.tools import produce_usage
 

@@ -18,41 +18,37 @@ The story of a run:
 
 Memory grows with the subscribers (their accounts and record ids), not with the usage
 file: usage is read in chunks, and each chunk is rated before the next is read.
+
+The files are read and written by `rater.jobs.files`, the summary is
+`rater.jobs.summary`.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import os
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import orjson
-
-from rater.codec.deadletter import DeadLetter, dead_letter_for
+from rater.codec.deadletter import dead_letter_for
 from rater.codec.errors import ErrorClass
-from rater.codec.jsonl import BadInput, DecodeError, event_line_bytes, usage_from_json
+from rater.codec.jsonl import BadInput, event_line_bytes
 from rater.config import Topics
 from rater.core.engine import Rater
-from rater.core.events import (
-    ChargeEvent,
-    ChargeKind,
-    Event,
-    NotificationEvent,
-    NotificationKind,
-    ThrottleAction,
-    ThrottleEvent,
-    UnratedEvent,
-)
 from rater.core.inputs import Command, Tick, UsageRecord
 from rater.gc_tuning import tune_gc
+from rater.jobs.files import (
+    CommandsError,
+    Reading,
+    dead_letter_json,
+    read_commands,
+    read_usage,
+)
+from rater.jobs.summary import Summary
 from rater.pipeline.align import Arrival
-from rater.pipeline.batch import BatchRater, BatchResult, PoisonInput
+from rater.pipeline.batch import BatchRater, PoisonInput
 from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun
 from rater.progress import Progress
@@ -60,120 +56,17 @@ from rater.routing import Router
 from rater.store.base import Store
 from rater.store.memory import MemoryStore
 
-
-@dataclass
-class Summary:
-    """What a person wants to know after a run."""
-
-    records: int = 0
-    duplicates: int = 0
-    bad_lines: int = 0
-    usage_fen: int = 0
-    fee_fen: int = 0
-    throttles: int = 0
-    restores: int = 0
-    rejects: int = 0
-    unrated: Counter[str] = field(default_factory=Counter)
-    dead_letters: Counter[str] = field(default_factory=Counter)
-    events: int = 0
-
-    def add(self, res: BatchResult, usage_topic: str) -> None:
-        self.records += res.outcomes[(usage_topic, "applied")]
-        self.duplicates += res.outcomes[(usage_topic, "duplicate")]
-        self.dead_letters.update(res.dead_letters)
-        self.add_events(res.events)
-
-    def add_events(self, events: Iterable[Event]) -> None:
-        for e in events:
-            self.events += 1
-            if isinstance(e, ChargeEvent):
-                if e.kind == ChargeKind.USAGE:
-                    self.usage_fen += e.fen
-                else:
-                    self.fee_fen += e.fen
-            elif isinstance(e, ThrottleEvent):
-                if e.action == ThrottleAction.THROTTLE:
-                    self.throttles += 1
-                else:
-                    self.restores += 1
-            elif isinstance(e, NotificationEvent):
-                if e.kind == NotificationKind.ORDER_REJECTED:
-                    self.rejects += 1
-            elif isinstance(e, UnratedEvent):
-                self.unrated[e.reason] += 1
-
-    def text(self) -> str:
-        fen = self.usage_fen + self.fee_fen
-        unrated = ", ".join(f"{k} {v}" for k, v in sorted(self.unrated.items())) or "none"
-        dead = ", ".join(f"{k} {v}" for k, v in sorted(self.dead_letters.items())) or "none"
-        return (
-            f"records rated: {self.records} (duplicates ignored: {self.duplicates}, "
-            f"bad input lines: {self.bad_lines})\n"
-            f"charged: {fen} fen = {fen // 100}.{fen % 100:02d} CNY "
-            f"(usage {self.usage_fen}, fees {self.fee_fen})\n"
-            f"throttles: {self.throttles}, restores: {self.restores}, "
-            f"rejected orders: {self.rejects}\n"
-            f"unrated: {unrated}\n"
-            f"dead letters: {dead}\n"
-            f"events written: {self.events}"
-        )
-
-
-class Reading:
-    """Bytes of an input file read so far (for the progress bar)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.total = path.stat().st_size if path.is_file() else None
-        self.done = 0
-
-
-def read_usage(
-    path: Path, reading: Reading | None = None
-) -> Iterator[UsageRecord | tuple[BadInput, bytes]]:
-    """Usage as JSON lines or as an Avro container file; a line that cannot be read is
-    yielded as (why, its raw bytes), in its place."""
-    with path.open("rb") as f:
-        head = f.read(4)
-        f.seek(0)
-        if head == b"Obj\x01":
-            from rater.codec.avro import read_usage_container
-
-            bad: list[BadInput] = []
-            for rec in read_usage_container(f, str(path), bad.append):
-                yield from ((b, b"") for b in bad)
-                bad.clear()
-                yield rec
-            yield from ((b, b"") for b in bad)
-            return
-        done = 0
-        loads = orjson.loads
-        for n, raw in enumerate(f, start=1):
-            done += len(raw)
-            if reading is not None and not n & 1023:
-                reading.done = done
-            if not raw.strip():
-                continue
-            try:
-                yield usage_from_json(loads(raw))
-            except orjson.JSONDecodeError as e:
-                yield BadInput(str(path), n, f"not JSON: {e}"), raw
-            except DecodeError as e:
-                yield BadInput(str(path), n, str(e)), raw
-        if reading is not None:
-            reading.done = done
-
-
-def dead_letter_json(d: DeadLetter) -> bytes:
-    """A dead letter as one JSON line (bytes fields in base64, `*_b64`), newline ended."""
-    obj: dict[str, Any] = {}
-    for f in dataclasses.fields(d):
-        v = getattr(d, f.name)
-        if isinstance(v, bytes):
-            obj[f.name + "_b64"] = base64.b64encode(v).decode()
-        else:
-            obj[f.name] = v
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+# the readers of the input files are also named here, where many callers look for them
+__all__ = [
+    "CommandsError",
+    "OfflineRun",
+    "Reading",
+    "Summary",
+    "rate_offline",
+    "read_commands",
+    "read_usage",
+    "simulate",
+]
 
 
 @dataclass
@@ -440,41 +333,3 @@ def simulate(
             bar,
             reading,
         )
-
-
-class CommandsError(ValueError):
-    """A commands file that cannot be used, naming the file, line and reason."""
-
-
-def read_commands(path: Path) -> list[Command | Tick]:
-    """A commands file: JSON lines of the command schema (`rater.codec.jsonl`), ticks
-    allowed. Refused whole on the first bad line: a person wrote it."""
-    from rater.codec.jsonl import input_from_json
-
-    out: list[Command | Tick] = []
-    try:
-        f = path.open("rb")
-    except OSError as e:
-        raise CommandsError(f"{path}: cannot read: {e.strerror}") from None
-    with f:
-        for n, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                item = input_from_json(orjson.loads(raw))
-            except orjson.JSONDecodeError as e:
-                raise CommandsError(f"{path}:{n}: not JSON: {e}") from None
-            except DecodeError as e:
-                raise CommandsError(f"{path}:{n}: {e}") from None
-            if isinstance(item, UsageRecord):
-                raise CommandsError(f"{path}:{n}: a usage record, not a command")
-            out.append(item)
-    return out
-
-
-def in_time_order(*sources: list[Command | Tick]) -> list[Command | Tick]:
-    """Commands of several files in the order they go on the command topic: by time;
-    on a tie, the earlier file first, then file order (a stable sort)."""
-    merged = [c for src in sources for c in src]
-    merged.sort(key=lambda c: c.time)
-    return merged

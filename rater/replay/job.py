@@ -35,7 +35,9 @@ from rater.config import Topics
 from rater.core.events import ChargeEvent, Event
 from rater.core.inputs import Tick, UsageRecord
 from rater.gc_tuning import tune_gc
-from rater.jobs.offline import OfflineRun, Reading, Summary, read_usage
+from rater.jobs.files import Reading, read_usage
+from rater.jobs.offline import OfflineRun
+from rater.jobs.summary import Summary
 from rater.pipeline.align import BAD
 from rater.pipeline.batch import PoisonInput
 from rater.progress import Progress

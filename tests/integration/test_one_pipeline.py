@@ -143,7 +143,7 @@ def _offline(base: Settings, msgs: list[tuple[str, int, bytes | None, bytes, int
 def _stream_outputs(s: Settings) -> set[bytes]:
     """The rater's outputs, decoded into the offline job's JSON lines."""
     from rater.codec.jsonl import event_to_line
-    from rater.jobs.offline import dead_letter_json
+    from rater.jobs.files import dead_letter_json
 
     t = s.topics
     kinds = {t.charges: "charge", t.throttle: "throttle", t.notifications: "notification"}

@@ -20,14 +20,8 @@ from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, Event, UnratedEvent
 from rater.core.inputs import Command, OrderProduct, Roaming, Tick, UsageRecord, UsageType
-from rater.jobs.offline import (
-    CommandsError,
-    OfflineRun,
-    in_time_order,
-    rate_offline,
-    read_commands,
-    read_usage,
-)
+from rater.jobs.files import CommandsError, in_time_order, read_commands, read_usage
+from rater.jobs.offline import OfflineRun, rate_offline
 from rater.subscribers import load_subscribers, parse_subscribers, to_commands
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
