@@ -14,8 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rater.errors import Refused
+
+# librdkafka settings that hold a secret: never in `kafka`, which is shown with the
+# settings; the SASL password has settings of its own (kafka_password, _file)
+KAFKA_SECRET_KEYS = frozenset(
+    {
+        "sasl.password",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.key.pem",
+        "sasl.oauthbearer.client.secret",
+    }
+)
 
 
 class Topics(BaseModel):
@@ -39,7 +62,11 @@ class Settings(BaseSettings):
     """Everything `rater run` and the tools around it need to know."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RATER_", frozen=True, extra="forbid", env_nested_delimiter="__"
+        env_prefix="RATER_",
+        frozen=True,
+        extra="forbid",
+        env_nested_delimiter="__",
+        hide_input_in_errors=True,  # an error must not show a secret it was given
     )
 
     kafka_bootstrap_servers: str = Field(
@@ -89,6 +116,50 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     schema_registry_url: str | None = None
     kafka: dict[str, str] = {}  # extra librdkafka settings for both clients
+    # Secured connections (docs/operations.md): secrets from a file (a mounted Secret,
+    # read again whenever a client is made) or the environment, never from `kafka`
+    kafka_password: SecretStr | None = None  # librdkafka's sasl.password
+    kafka_password_file: Path | None = None  # a file holding it (one line)
+    redis_password_file: Path | None = None  # Redis's password, when not in redis_url
+    redis_tls_ca_file: Path | None = None  # the CA that signed Redis's certificate (rediss://)
+    redis_tls_cert_file: Path | None = None  # a client certificate, for tls-auth-clients
+    redis_tls_key_file: Path | None = None  # its private key
+
+    @field_validator("kafka")
+    @classmethod
+    def _no_secret_in_kafka(cls, v: dict[str, str]) -> dict[str, str]:
+        secret = sorted(k for k in v if k in KAFKA_SECRET_KEYS)
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)} does not belong here (settings are not secret: "
+                "they are shown, and kept in a ConfigMap): give the SASL password as "
+                "kafka_password_file (a file) or RATER_KAFKA_PASSWORD (the environment)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_source_per_secret(self) -> Settings:
+        if self.kafka_password is not None and self.kafka_password_file is not None:
+            raise ValueError("kafka_password and kafka_password_file are both set: keep one")
+        if (self.redis_tls_cert_file is None) != (self.redis_tls_key_file is None):
+            raise ValueError("redis_tls_cert_file and redis_tls_key_file go together")
+        return self
+
+    def kafka_secrets(self) -> dict[str, str]:
+        """The librdkafka settings that hold secrets (sasl.password), the file read now:
+        a rotated Secret is used by the next client made (a session restart)."""
+        if self.kafka_password_file is not None:
+            path = self.kafka_password_file
+            return {"sasl.password": read_secret(path, "kafka_password_file")}
+        if self.kafka_password is not None:
+            return {"sasl.password": self.kafka_password.get_secret_value()}
+        return {}
+
+    def redis_password(self) -> str | None:
+        """Redis's password from `redis_password_file` (read now), if set."""
+        if self.redis_password_file is None:
+            return None
+        return read_secret(self.redis_password_file, "redis_password_file")
 
     @property
     def duplicate_window_ms(self) -> int:
@@ -105,6 +176,21 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # environment beats the file (passed as init values), which beats defaults
         return env_settings, init_settings
+
+
+def read_secret(path: Path, setting: str) -> str:
+    """A secret kept in a file: its text without the line end a `echo` or an editor
+    leaves. Refused (naming the setting and file, never the content) when unreadable
+    or empty."""
+    try:
+        value = path.read_text().rstrip("\r\n")
+    except OSError as e:
+        raise Refused(f"{setting} {path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise Refused(f"{setting} {path}: not UTF-8 text") from None
+    if not value:
+        raise Refused(f"{setting} {path}: empty")
+    return value
 
 
 class ConfigError(ValueError):

@@ -37,10 +37,17 @@ class Refused(ValueError):
     that does not exist): exit code 2, the message says what to do."""
 
 
+def redact_url(url: str) -> str:
+    """`url` without its password (`rediss://user:secret@host` -> `rediss://user:***@host`)."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", url, flags=re.I)
+
+
 def describe(e: BaseException, kafka: str = "", redis_url: str = "") -> tuple[int, str]:
     """(exit code, one line) for an exception that reached the command line."""
     import redis
     from confluent_kafka import KafkaException
+
+    redis_url = redact_url(redis_url)
 
     if isinstance(e, Unavailable):
         return UNAVAILABLE, str(e)
@@ -55,6 +62,10 @@ def describe(e: BaseException, kafka: str = "", redis_url: str = "") -> tuple[in
             hint = "; is Kafka running? (scripts/services.sh up, or set KAFKA_BOOTSTRAP_SERVERS)"
         elif name == "UNKNOWN_TOPIC_OR_PART":
             hint = "; create the topics with `rater topics`"
+        elif name == "_AUTHENTICATION":
+            hint = "; check sasl.username and the password (kafka_password_file)"
+        elif name == "_SSL":
+            hint = "; check ssl.ca.location and security.protocol"
         elif name == "MSG_SIZE_TOO_LARGE":
             hint = "; the message is larger than the broker's max.message.bytes"
         return UNAVAILABLE, f"Kafka at {kafka or 'the configured brokers'}: {name}: {text}{hint}"

@@ -24,7 +24,7 @@ from rater.catalog import load_catalog
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.gc_tuning import tune_gc
-from rater.store.redis import redis_client
+from rater.store.redis import settings_client
 
 
 @dataclass
@@ -59,8 +59,7 @@ def _worker(
 ) -> None:
     """One worker process: the real rater or the passthrough, draining with a gate."""
     s = s.model_copy(update={"instance_id": f"{s.instance_id}-w{index}"})
-    url = s.redis_url.get_secret_value()
-    rclient: Any = redis_client(url, s.redis_cluster, s.redis_timeout_s)
+    rclient: Any = settings_client(s)
     proc: st.TimedRater | st.Passthrough
     if kind == "rater":
         store = st.TimedStore(rclient, s.namespace)

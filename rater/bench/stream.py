@@ -59,7 +59,7 @@ from rater.core.inputs import UsageRecord, UsageType
 from rater.core.state import Account
 from rater.gc_tuning import tune_gc
 from rater.store.base import PartitionCommit, SeenKeys
-from rater.store.redis import RedisStore, redis_client
+from rater.store.redis import RedisStore, settings_client
 from rater.stream.kafka import (
     admin_config,
     at_end,
@@ -854,8 +854,7 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
     catalog = load_catalog(opts.catalog)
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     s = bench_settings(base if base is not None else load_settings(), run_id, opts)
-    url = s.redis_url.get_secret_value()
-    rclient: Any = redis_client(url, s.redis_cluster, s.redis_timeout_s)
+    rclient: Any = settings_client(s)
     pt_sink = f"{run_id}.pt.charges"
     topics = [*s.topics.inputs(), *s.topics.outputs(), pt_sink]
     groups = [s.group_id, f"{run_id}-pt", f"{s.group_id}-collector", f"{s.group_id}-probe"]

@@ -20,13 +20,12 @@ def balance(
     """A subscriber's buckets, used and remaining, cycle and throttle state (from Redis)."""
 
     from rater.report import balance_text
-    from rater.store.redis import RedisStore, redis_client
+    from rater.store.redis import RedisStore, settings_client
     from rater.stream.kafka import partition_count
     from rater.stream.tools import read_balance
 
     s = settings(config)
-    url = s.redis_url.get_secret_value()
-    client = redis_client(url, s.redis_cluster, s.redis_timeout_s)
+    client = settings_client(s)
     found = read_balance(
         RedisStore(client, s.namespace), partition_count(s, s.topics.usage), msisdn
     )

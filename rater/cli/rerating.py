@@ -87,14 +87,14 @@ def snapshot(
     """Write subscribers' state from Redis (all, or --msisdn) with each partition's
     watermark, for `rater replay --state`. Reads only."""
     from rater.replay.snapshot import take
-    from rater.store.redis import RedisStore, redis_client
+    from rater.store.redis import RedisStore, settings_client
     from rater.stream.kafka import partition_count
 
     s = settings(config)
     t = time_option(at, "--at")
     if out.is_dir() or not out.parent.is_dir():
         fail(f"--out {out}: " + ("a directory" if out.is_dir() else f"no folder {out.parent}"))
-    client = redis_client(s.redis_url.get_secret_value(), s.redis_cluster, s.redis_timeout_s)
+    client = settings_client(s)
     topics = {"usage": s.topics.usage, "commands": s.topics.commands}
     h = take(
         RedisStore(client, s.namespace),

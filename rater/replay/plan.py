@@ -156,10 +156,10 @@ def _target(s: Settings, o: Options) -> Callable[[], Store] | None:
         raise Refused(f"--store {o.store}: memory or redis")
     if not o.namespace:
         raise Refused("--store redis needs --namespace NS (a namespace of the replay's own)")
-    from rater.store.redis import RedisStore, redis_client
+    from rater.store.redis import RedisStore, settings_client
     from rater.stream.tools import delete_namespace
 
-    client = redis_client(s.redis_url.get_secret_value(), s.redis_cluster, s.redis_timeout_s)
+    client = settings_client(s)
     ns = o.namespace
     sources.refuse_live_namespace(s, ns, client, o.fresh)
 

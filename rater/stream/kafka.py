@@ -7,15 +7,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
+    ClusterMetadata,
     NewTopic,
     OffsetSpec,
 )
 
 from rater.config import Settings
-from rater.errors import Refused, kafka_logger
+from rater.errors import Refused, Unavailable, kafka_logger
 
 # Java's default partitioner: a Java producer and this one put a key in the same partition.
 PARTITIONER = "murmur2_random"
@@ -38,6 +39,7 @@ def producer_config(s: Settings, transactional_id: str | None = None) -> dict[st
         conf["transaction.timeout.ms"] = s.transaction_timeout_ms
         conf["enable.idempotence"] = True
     conf.update(s.kafka)
+    conf.update(s.kafka_secrets())
     return conf
 
 
@@ -57,6 +59,7 @@ def consumer_config(s: Settings, group_id: str | None = None) -> dict[str, Any]:
         "logger": kafka_logger(),
     }
     conf.update(s.kafka)
+    conf.update(s.kafka_secrets())
     return conf
 
 
@@ -139,7 +142,50 @@ def at_end(
 def admin_config(s: Settings) -> dict[str, Any]:
     """The admin client's settings: the bootstrap servers and the extra librdkafka
     settings (security, timeouts) the other clients get."""
-    return {"bootstrap.servers": s.kafka_bootstrap_servers, "logger": kafka_logger(), **s.kafka}
+    return {
+        "bootstrap.servers": s.kafka_bootstrap_servers,
+        "logger": kafka_logger(),
+        **s.kafka,
+        **s.kafka_secrets(),
+    }
+
+
+# what no retry mends: credentials the broker refuses, a certificate not trusted
+REFUSING_ERRORS = {
+    "_AUTHENTICATION": "check sasl.username and the password (kafka_password_file or "
+    "RATER_KAFKA_PASSWORD), and sasl.mechanisms",
+    "_SSL": "check ssl.ca.location (the CA that signed the broker's certificate) and "
+    "security.protocol",
+}
+
+
+def list_topics(s: Settings, topic: str | None = None, timeout: float = 30.0) -> ClusterMetadata:
+    """The cluster's metadata, as `AdminClient.list_topics`, from a client's first contact
+    with the brokers: credentials or a certificate they refuse end it at once with
+    `Unavailable` and librdkafka's reason, instead of a transport error after `timeout`
+    (librdkafka retries those as it would a broker that is away)."""
+    refused: list[KafkaError] = []
+
+    def on_error(err: KafkaError) -> None:
+        if err.name() in REFUSING_ERRORS:
+            refused.append(err)
+
+    # its own log is silenced: what it would say (refused, unreachable) becomes the error
+    admin = AdminClient(admin_config(s) | {"error_cb": on_error, "log_level": 0})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return admin.list_topics(topic, timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+        except KafkaException:
+            admin.poll(0)  # serves on_error
+            if refused:
+                err = refused[0]
+                raise Unavailable(
+                    f"Kafka at {s.kafka_bootstrap_servers} refused the connection: "
+                    f"{err.name()}: {err.str()}; {REFUSING_ERRORS[err.name()]}"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise
 
 
 class TopicsMismatch(Refused):
@@ -153,7 +199,7 @@ def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 3
     setting). Refuses (TopicsMismatch) when the input topics exist with different
     partition counts from each other, or from `partitions` when it is given."""
     admin = AdminClient(admin_config(s))
-    existing = admin.list_topics(timeout=timeout).topics
+    existing = list_topics(s, timeout=timeout).topics
     counts = {t: len(existing[t].partitions) for t in s.topics.inputs() if t in existing}
     if len(set(counts.values())) > 1:
         raise TopicsMismatch(
@@ -188,8 +234,7 @@ def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 3
 def check_topics(s: Settings, timeout: float = 30.0) -> int:
     """Before `rater run`: the input topics exist and are co-partitioned; returns their
     partition count. Refused otherwise (a rater on missing topics would only spin)."""
-    admin = AdminClient(admin_config(s))
-    existing = admin.list_topics(timeout=timeout).topics
+    existing = list_topics(s, timeout=timeout).topics
     missing = [t for t in s.topics.inputs() + s.topics.outputs() if t not in existing]
     if missing:
         raise Refused(
@@ -206,8 +251,7 @@ def check_topics(s: Settings, timeout: float = 30.0) -> int:
 
 
 def partition_count(s: Settings, topic: str, timeout: float = 10.0) -> int:
-    admin = AdminClient(admin_config(s))
-    md = admin.list_topics(topic, timeout=timeout)
+    md = list_topics(s, topic, timeout)
     t = md.topics.get(topic)
     if t is None or t.error is not None:
         raise Refused(

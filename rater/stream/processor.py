@@ -64,7 +64,7 @@ from rater.pipeline.messages import InMessage, OutMessage, new_in_message
 from rater.pipeline.partition import PartitionRun, Prepared
 from rater.store.base import BatchTxn, Fenced, Store, WatermarkMismatch
 from rater.store.outbox import unpack_messages
-from rater.store.redis import RedisStore, redis_client
+from rater.store.redis import RedisStore, first_contact, settings_client
 from rater.stream import faults
 from rater.stream.kafka import (
     admin_config,
@@ -695,8 +695,8 @@ def run_service(settings: Settings, drain: bool = False) -> None:
 
     catalog = load_catalog(settings.catalog)
     check_topics(settings)
-    url = settings.redis_url.get_secret_value()
-    client: Any = redis_client(url, settings.redis_cluster, settings.redis_timeout_s)
+    client: Any = settings_client(settings)
+    first_contact(client, settings.redis_url.get_secret_value())
     health = metrics.Health()
     server = (
         metrics.serve(settings.metrics_host, settings.metrics_port, health)

@@ -19,7 +19,7 @@ from rater.config import Settings
 from rater.core.inputs import Command, Tick, UsageRecord
 from rater.core.state import Account
 from rater.routing import Router
-from rater.store.redis import RedisStore, redis_client
+from rater.store.redis import RedisStore, settings_client
 from rater.stream.kafka import admin_config, partition_count, producer_config
 
 
@@ -231,8 +231,7 @@ def remove_run(s: Settings, client: Any | None = None) -> int:
                 fut.result(timeout=15)
     if client is not None:
         return delete_namespace(client, s.namespace)
-    url = s.redis_url.get_secret_value()
-    own: Any = redis_client(url, s.redis_cluster, s.redis_timeout_s)
+    own: Any = settings_client(s)
     try:
         return delete_namespace(own, s.namespace)
     finally:
