@@ -355,7 +355,7 @@ user {REDIS_USER} on #{digest} ~* &* +@all
         return ""
 
     def stop(self) -> None:
-        for name, proc in self._procs.items():
+        for proc in self._procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -365,7 +365,6 @@ user {REDIS_USER} on #{digest} ~* &* +@all
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(10)
-            del name
         self._procs.clear()
 
     def remove(self) -> None:
