@@ -12,7 +12,8 @@ import fastavro
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rater.codec import _binary, avro
+from rater.codec import avro
+from rater.codec._binary import runtime
 from rater.core import events as ev
 from rater.core import inputs as inp
 
@@ -86,13 +87,13 @@ def _fastavro(kind: str, obj: Any) -> bytes:
 
 def test_tables() -> None:
     for v in _EDGES:
-        assert _binary._write_long(v) == _fastavro_long(v)
+        assert runtime.write_long(v) == _fastavro_long(v)
         if -(2**13) <= v < 2**13:
-            assert _binary._ZZ[v] == _fastavro_long(v)
+            assert runtime._ZZ[v] == _fastavro_long(v)
     for n in range(1 << 14):
-        assert _binary._VAR[n] == _fastavro_long(n >> 1 if n & 1 == 0 else ~(n >> 1))
+        assert runtime._VAR[n] == _fastavro_long(n >> 1 if n & 1 == 0 else ~(n >> 1))
     for c in range(128):
-        assert _binary._ZD[c] == fastavro.schemaless_reader(io.BytesIO(bytes([c])), "long")
+        assert runtime._ZD[c] == fastavro.schemaless_reader(io.BytesIO(bytes([c])), "long")
 
 
 def _fastavro_long(v: int) -> bytes:
@@ -178,12 +179,12 @@ def test_string_caches_stay_bounded_and_correct() -> None:
         if k.startswith("_c") and isinstance(v, dict)
     ]
     assert caches
-    for k in range(_binary._CACHE_SIZE + 10):
+    for k in range(runtime._CACHE_SIZE + 10):
         e = dataclasses.replace(CHARGE, product=f"p{k}", reason=f"reason {k % 7}")
         assert avro.encode_event(e) == _fastavro("charge", e)
-    assert all(len(c) <= _binary._CACHE_SIZE for c in caches)
+    assert all(len(c) <= runtime._CACHE_SIZE for c in caches)
     # a long string is written but not kept
-    long = "x" * (_binary._CACHE_MAX_LEN + 1)
+    long = "x" * (runtime._CACHE_MAX_LEN + 1)
     e = dataclasses.replace(CHARGE, reason=long)
     assert avro.encode_event(e) == _fastavro("charge", e)
     assert all(long not in c for c in caches)
