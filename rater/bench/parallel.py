@@ -19,7 +19,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from rater.bench import stream as st
+from rater.bench.passthrough import Passthrough
+from rater.bench.probes import _broker_cpu, _cpu, _redis_cpu
+from rater.bench.timing import GcClock, TimedRater, TimedStore, Timing
 from rater.catalog import load_catalog
 from rater.config import Settings
 from rater.core.engine import Rater
@@ -60,20 +62,20 @@ def _worker(
     """One worker process: the real rater or the passthrough, draining with a gate."""
     s = s.model_copy(update={"instance_id": f"{s.instance_id}-w{index}"})
     rclient: Any = settings_client(s)
-    proc: st.TimedRater | st.Passthrough
+    proc: TimedRater | Passthrough
     if kind == "rater":
-        store = st.TimedStore(rclient, s.namespace)
-        proc = st.TimedRater(s, Rater(load_catalog(s.catalog), s.duplicate_window_ms), store, gate)
+        store = TimedStore(rclient, s.namespace)
+        proc = TimedRater(s, Rater(load_catalog(s.catalog), s.duplicate_window_ms), store, gate)
     else:
-        proc = st.Passthrough(s, source, sink, group, gate=gate)
+        proc = Passthrough(s, source, sink, group, gate=gate)
     tune_gc(s.gc_gen0_threshold)
     timing = proc.timing
     timing.start = time.perf_counter()
-    cpu0, tcpu0 = st._cpu(), time.thread_time()
-    with st.GcClock(timing):
+    cpu0, tcpu0 = _cpu(), time.thread_time()
+    with GcClock(timing):
         proc.run(True)
     timing.end = time.perf_counter()
-    timing.cpu, timing.thread_cpu = st._cpu() - cpu0, time.thread_time() - tcpu0
+    timing.cpu, timing.thread_cpu = _cpu() - cpu0, time.thread_time() - tcpu0
     gate.reports.put(("done", index, asdict(timing)))
 
 
@@ -87,7 +89,7 @@ def run_parallel(
     group: str = "",
     join_timeout_s: float = 90.0,
     stable_s: float = 1.5,
-) -> st.Timing:
+) -> Timing:
     """Drain the backlog with `n` worker processes; one Timing summed over them (wall
     times: go to the last drain; CPU: the sum over workers)."""
     ctx = multiprocessing.get_context("spawn")  # no fork of a process with Kafka threads
@@ -125,10 +127,10 @@ def run_parallel(
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{n} {kind} workers did not share the partitions: {owned}")
-        cpu0, bcpu0 = st._redis_cpu(rclient), st._broker_cpu()
+        cpu0, bcpu0 = _redis_cpu(rclient), _broker_cpu()
         t_go = time.perf_counter()
         go.set()
-        done: list[st.Timing] = []
+        done: list[Timing] = []
         while len(done) < n:
             try:
                 what, i, payload = reports.get(timeout=5)
@@ -138,10 +140,10 @@ def run_parallel(
                     raise RuntimeError(f"worker(s) failed: {dead}") from None
                 continue
             if what == "done":
-                done.append(st.Timing(**payload))
+                done.append(Timing(**payload))
         total = _sum(done, t_go)
-        total.redis_cpu = st._redis_cpu(rclient) - cpu0
-        bcpu1 = st._broker_cpu()
+        total.redis_cpu = _redis_cpu(rclient) - cpu0
+        bcpu1 = _broker_cpu()
         if bcpu0 is not None and bcpu1 is not None:
             total.broker_cpu = bcpu1 - bcpu0
         return total
@@ -153,10 +155,10 @@ def run_parallel(
                 p.kill()
 
 
-def _sum(parts: list[st.Timing], t_go: float) -> st.Timing:
+def _sum(parts: list[Timing], t_go: float) -> Timing:
     firsts = [t.first for t in parts if t.first is not None]
     lasts = [t.last for t in parts if t.last is not None]
-    return st.Timing(
+    return Timing(
         start=t_go,
         assigned=t_go,
         first=min(firsts) if firsts else None,

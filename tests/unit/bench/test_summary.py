@@ -3,7 +3,8 @@ one lucky or unlucky round on a shared box does not decide it."""
 
 from __future__ import annotations
 
-from rater.bench.stream import Timing, _summary
+from rater.bench.report import _summary
+from rater.bench.timing import Timing
 from rater.config import Settings
 
 
