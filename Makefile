@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup demo simulate test unit lint services-up services-down bench-core bench-stream clean
+.PHONY: setup demo simulate test unit lint fuzz services-up services-down bench-core bench-stream clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,11 @@ unit: setup
 
 test: setup lint services-up
 	@$(BIN)/pytest -q
+
+# the longer fuzz run of the decoders (docs/fuzzing.md); `make test` runs a bounded one
+FUZZ_SECONDS ?= 120
+fuzz: setup
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench-core: setup
 	@$(BIN)/rater bench core

@@ -35,7 +35,7 @@ from typing import IO, Any, Final, Generic, TypeVar, get_args
 import fastavro
 from fastavro.read import SchemaResolutionError
 
-from rater.codec import _binary
+from rater.codec import _binary, errors
 from rater.codec._binary import BytesLike
 from rater.codec.deadletter import DeadLetter
 from rater.codec.errors import BadInput, DecodeError, EncodeError, ErrorClass, SchemaError
@@ -180,7 +180,8 @@ class AvroType(Generic[T]):
             same = fastavro.schema.to_parsing_canonical_form(writer) == self.canonical
         except Exception as exc:  # any malformed writer schema
             raise DecodeError(
-                ErrorClass.SCHEMA_MISMATCH, f"{self.name}: unusable writer schema: {exc}"
+                ErrorClass.SCHEMA_MISMATCH,
+                f"{self.name}: unusable writer schema: {errors.clip_error(exc)}",
             ) from exc
         if same:
             return self.decode
@@ -192,10 +193,13 @@ class AvroType(Generic[T]):
                 bio = io.BytesIO(b)
                 datum = fastavro.schemaless_reader(bio, writer, reader, return_record_name=True)
             except SchemaResolutionError as exc:
-                raise DecodeError(ErrorClass.SCHEMA_MISMATCH, f"{name}: {exc}") from exc
+                raise DecodeError(
+                    ErrorClass.SCHEMA_MISMATCH, f"{name}: {errors.clip_error(exc)}"
+                ) from exc
             except Exception as exc:  # fastavro raises many types on garbage
                 raise DecodeError(
-                    ErrorClass.DECODE_ERROR, f"{name} (resolved): {type(exc).__name__}: {exc}"
+                    ErrorClass.DECODE_ERROR,
+                    f"{name} (resolved): {type(exc).__name__}: {errors.clip_error(exc)}",
                 ) from exc
             if bio.tell() != len(b):
                 raise DecodeError(
@@ -206,7 +210,7 @@ class AvroType(Generic[T]):
                 fastavro.schemaless_writer(out, reader, datum)
             except Exception as exc:
                 raise DecodeError(
-                    ErrorClass.SCHEMA_MISMATCH, f"{name}: cannot resolve: {exc}"
+                    ErrorClass.SCHEMA_MISMATCH, f"{name}: cannot resolve: {errors.clip_error(exc)}"
                 ) from exc
             return fast(out.getvalue())
 

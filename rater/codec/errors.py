@@ -69,6 +69,13 @@ def clip_text(text: str, limit: int) -> str:
     return f"{text[:limit]}... ({len(text)} chars)"
 
 
+def clip_error(exc: BaseException, limit: int = 200) -> str:
+    """The text of a library's exception, cut (`clip_text`) for a DecodeError: fastavro's
+    schema mismatch prints both schemas whole (14 KB for a command read as usage), and
+    the message goes into every such dead letter."""
+    return clip_text(str(exc), limit)
+
+
 def preview(value: str, limit: int = 40) -> str:
     """The `repr` of at most the first `limit` characters of `value` (with "..." after
     it if cut): how an error message shows an input value that may be huge or hold

@@ -31,6 +31,10 @@ T = TypeVar("T")
 MAGIC: Final = 0
 HEADER_SIZE: Final = 5
 MAX_SCHEMA_ID: Final = 0x7FFFFFFF  # a Java int on the registry side
+# schema ids remembered as unusable (unknown to the registry, or not resolvable) per
+# codec, so that the registry is not asked again for each message; past this, the
+# oldest is forgotten: input with ever new ids cannot grow the memory without end
+MAX_FAILED_IDS: Final = 1024
 _HEADER = struct.Struct(">BI")
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
@@ -170,6 +174,8 @@ class FramedCodec(Generic[T]):
     resolution into the current dataclass (cached per id). An id the registry does not
     know, or a schema that cannot be resolved, is DecodeError(SCHEMA_MISMATCH); an
     unreachable registry raises RegistryError (transient: do not dead-letter on it).
+    The ids that failed are remembered, at most MAX_FAILED_IDS of them (the oldest
+    forgotten first).
     """
 
     def __init__(
@@ -185,6 +191,7 @@ class FramedCodec(Generic[T]):
         self._encode = avro_type.encode
         self._decode = avro_type.decode
         self._decoders: dict[int, Callable[[BytesLike], T]] = {schema_id: avro_type.decode}
+        self._failed: dict[int, Callable[[BytesLike], T]] = {}  # in the order they failed
 
     @classmethod
     def registered(
@@ -207,35 +214,49 @@ class FramedCodec(Generic[T]):
         schema_id, body = unframe(data)
         if schema_id == self.schema_id:
             return self._decode(body)
-        dec = self._decoders.get(schema_id)
+        dec = self._decoders.get(schema_id) or self._failed.get(schema_id)
         if dec is None:
-            dec = self._decoders[schema_id] = self._decoder_for(schema_id)
+            dec = self._decoder_for(schema_id)
         return dec(body)
 
     def _decoder_for(self, schema_id: int) -> Callable[[BytesLike], T]:
+        """The decoder of bodies written with `schema_id`, remembered: a resolving one,
+        or one that raises why the id cannot be read (a RegistryError other than 404 is
+        raised and nothing is remembered: the registry is asked again next time)."""
         name = self.avro_type.name
         if self.registry is None:
-            return _failing(
+            return self._fail(
+                schema_id,
                 DecodeError(
                     ErrorClass.SCHEMA_MISMATCH,
                     f"{name}: schema id {schema_id} is not {self.schema_id} and no registry "
                     "is configured",
-                )
+                ),
             )
         try:
             text = self.registry.get_schema(schema_id)
         except RegistryError as exc:
             if exc.status != 404:
                 raise
-            return _failing(
+            return self._fail(
+                schema_id,
                 DecodeError(
                     ErrorClass.SCHEMA_MISMATCH, f"{name}: schema id {schema_id} unknown: {exc}"
-                )
+                ),
             )
         try:
-            return self.avro_type.resolving_decoder(text)
+            dec = self.avro_type.resolving_decoder(text)
         except DecodeError as exc:
-            return _failing(exc)
+            return self._fail(schema_id, exc)
+        self._decoders[schema_id] = dec
+        return dec
+
+    def _fail(self, schema_id: int, error: DecodeError) -> Callable[[BytesLike], T]:
+        failed = self._failed
+        if len(failed) >= MAX_FAILED_IDS:
+            del failed[next(iter(failed))]
+        dec = failed[schema_id] = _failing(error)
+        return dec
 
 
 def _failing(error: DecodeError) -> Callable[[BytesLike], Any]:
