@@ -33,7 +33,7 @@ def run(
     ] = 1,
 ) -> None:
     """Run the streaming rater: Kafka in, Redis state, Kafka out, effectively once."""
-    from rater.stream.processor import run_service
+    from rater.stream.service import run_service
     from rater.stream.workers import run_workers
 
     setup_logging(log_level)

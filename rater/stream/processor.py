@@ -36,15 +36,11 @@ import logging
 import signal
 import threading
 import time
-from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
 import redis
 from confluent_kafka import (
-    OFFSET_INVALID,
     Consumer,
     KafkaError,
     KafkaException,
@@ -58,23 +54,19 @@ from rater import metrics
 from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
-from rater.gc_tuning import tune_gc
-from rater.pipeline.batch import BatchRater, BatchResult
-from rater.pipeline.messages import InMessage, OutMessage, new_in_message
+from rater.pipeline.batch import BatchRater
+from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun, Prepared
 from rater.store.base import BatchTxn, Fenced, Store, WatermarkMismatch
-from rater.store.outbox import unpack_messages
-from rater.store.redis import RedisStore, first_contact, settings_client
 from rater.stream import faults
+from rater.stream.commits import CommitSteps, Committing
 from rater.stream.kafka import (
-    admin_config,
-    at_end,
     caught_up,
-    check_topics,
     consumer_config,
     leave_group,
     producer_config,
 )
+from rater.stream.positions import Positions
 from rater.stream.restarts import Restarts
 
 log = logging.getLogger("rater.stream")
@@ -91,11 +83,6 @@ RESTARTABLE: tuple[type[Exception], ...] = (
 # what closing a broken session may raise (a closed or failed client raises RuntimeError)
 CLOSE_ERRORS: tuple[type[Exception], ...] = (*RESTARTABLE, RuntimeError)
 
-# an idle member pings Redis and Kafka this often: readiness follows a lost dependency
-# within about PING_EVERY_S + KAFKA_PING_TIMEOUT_S
-PING_EVERY_S = 1.0
-KAFKA_PING_TIMEOUT_S = 2.0
-
 
 def _describe(e: BaseException) -> str:
     """An error for the log, with librdkafka's code name and whether it is fatal."""
@@ -105,18 +92,10 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-@dataclass(slots=True)
-class Committing:
-    """A batch whose Kafka commit (step 5) is in flight on the committer thread."""
+class StreamRater(CommitSteps, Positions):
+    """The streaming rater: one consumer group member's session and loop; its commit
+    steps (rater.stream.commits) and positions (rater.stream.positions) are mixed in."""
 
-    done: Future[None]
-    txn: BatchTxn
-    results: list[BatchResult]
-    started: float  # perf_counter() when the batch was consumed
-    records: int  # input messages applied
-
-
-class StreamRater:
     def __init__(
         self,
         settings: Settings,
@@ -215,172 +194,7 @@ class StreamRater:
                 metrics.LAG.remove(tp.topic, str(tp.partition))
         metrics.PARTITIONS.set(len(self.owned))
 
-    # -- step 0: recovery ------------------------------------------------------------
-
-    def _recover(self) -> None:
-        assert self.consumer is not None and self.producer is not None
-        todo = [n for n, o in self.owned.items() if not o.recovered]
-        if not todo:
-            return
-        topics = self.s.topics.inputs()
-        committed = self.consumer.committed(
-            [TopicPartition(t, n) for n in todo for t in topics], timeout=30
-        )
-        by_part: dict[int, dict[str, int]] = defaultdict(dict)
-        for tp in committed:
-            by_part[tp.partition][tp.topic] = tp.offset
-        for n in todo:
-            own = self.owned[n]
-            wm, out = self.store.watermark(n)
-            own.watermark = wm
-            kafka = by_part[n]
-            behind = {t: o for t, o in wm.items() if kafka.get(t, OFFSET_INVALID) < o}
-            ahead = {t: kafka[t] for t in topics if kafka.get(t, OFFSET_INVALID) > wm.get(t, 0)}
-            if behind and out:
-                self._await_commit()
-                msgs = unpack_messages(out)
-                log.warning(
-                    "partition %d: re-emitting %d events of a batch applied in Redis "
-                    "but not committed in Kafka",
-                    n,
-                    len(msgs),
-                )
-                txn = self._begin()
-                txn.prepared()  # the outputs are in the store already
-                self._produce(msgs)
-                self._commit_offsets({(t, n): o for t, o in wm.items()})
-                txn.committed()
-                self._txn = None
-                metrics.RECOVERIES.inc()
-            if ahead:
-                # Redis lost writes that Kafka committed (e.g. a power loss with
-                # appendfsync everysec): rate them again from the watermark. Their
-                # events were already sent and carry the same ids.
-                log.error(
-                    "partition %d: Redis watermark %s is behind Kafka %s; re-rating "
-                    "from the watermark",
-                    n,
-                    wm,
-                    kafka,
-                )
-                metrics.REDIS_BEHIND.inc()
-                for t in ahead:
-                    self.consumer.seek(TopicPartition(t, n, wm.get(t, 0)))
-            own.recovered = True
-
     # -- steps 1-5 -------------------------------------------------------------------
-
-    def _produce(self, msgs: list[OutMessage], chunk: int = 10_000) -> None:
-        """Queue the messages in the open transaction, in order within each topic.
-
-        `produce_batch` per topic costs half of one `produce()` call per message. If
-        librdkafka's queue fills up, the messages it refused (always the tail) are
-        retried once it has sent some; any other refusal fails the batch, which is then
-        aborted and redone."""
-        assert self.producer is not None
-        producer = self.producer
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for topic, key, value in msgs:
-            batch = by_topic.get(topic)
-            if batch is None:
-                batch = by_topic[topic] = []
-            batch.append({"key": key, "value": value})
-        for topic, batch in by_topic.items():
-            for i in range(0, len(batch), chunk):
-                todo = batch[i : i + chunk]
-                while todo:
-                    sent = producer.produce_batch(topic, todo)
-                    if sent == len(todo):
-                        break
-                    refused = [m for m in todo if "_error" in m]
-                    if todo[-len(refused) :] != refused or any(
-                        m["_error"].code() != KafkaError._QUEUE_FULL for m in refused
-                    ):
-                        raise KafkaException(f"produce to {topic} refused: {refused[0]['_error']}")
-                    for m in refused:
-                        del m["_error"]
-                    producer.poll(0.05)
-                    todo = refused
-                producer.poll(0)  # serve delivery reports now and then
-
-    def _begin(self) -> BatchTxn:
-        assert self.producer is not None
-        self.producer.begin_transaction()
-        self._txn = txn = BatchTxn()
-        return txn
-
-    def _commit_offsets(
-        self, offsets: dict[tuple[str, int], int], group: object | None = None
-    ) -> None:
-        """Add the consumer offsets to the open transaction and commit it. `group` is the
-        consumer's group metadata, taken by the loop thread when the batch was consumed."""
-        assert self.producer is not None and self.consumer is not None
-        self.producer.send_offsets_to_transaction(
-            [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-            group if group is not None else self.consumer.consumer_group_metadata(),
-            30,
-        )
-        self.producer.commit_transaction(30)
-
-    def _commit_in_background(
-        self,
-        txn: BatchTxn,
-        offsets: dict[tuple[str, int], int],
-        results: list[BatchResult],
-        started: float,
-        records: int,
-    ) -> None:
-        """Step 5 on the committer thread; `_await_commit` collects it."""
-        assert self.consumer is not None
-        group = self.consumer.consumer_group_metadata()
-
-        def commit() -> None:
-            self._commit_offsets(offsets, group)
-            txn.committed()
-            faults.reached("after_kafka_commit")
-
-        if self._committer_pool is None:
-            self._committer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-commit")
-        done = self._committer_pool.submit(commit)
-        self._committing = Committing(done, txn, results, started, records)
-        if not self.s.commit_overlap:
-            self._await_commit()
-
-    def _await_commit(self) -> None:
-        """Wait for the batch being committed, if any; raise its error (its transaction
-        is then still open: the caller aborts it and restarts the session)."""
-        c = self._committing
-        if c is None:
-            return
-        self._committing = None
-        c.done.result()
-        self._committed(c)
-
-    def _committed(self, c: Committing) -> None:
-        if self._txn is c.txn:
-            self._txn = None
-        if c.records:
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - c.started)
-            metrics.BATCH_RECORDS.observe(c.records)
-        now_ms = time.time() * 1000
-        for res in c.results:
-            res.count_metrics()
-            metrics.RECORD_LATENCY.observe_many([(now_ms - t) / 1000 for t in res.input_times])
-            metrics.EVENT_TIME_LAG.observe_many([(now_ms - t) / 1000 for t in res.event_times])
-        self._lag_at = 0.0  # the watermarks moved: the lag is measured again at once
-
-    def _settle_commit(self, keep_error: bool = False) -> None:
-        """Wait out an in-flight commit without raising: before an abort, a close or a
-        revocation. With `keep_error`, a failed commit stays to be raised later."""
-        c = self._committing
-        if c is None:
-            return
-        wait([c.done])
-        if c.done.exception() is None:
-            self._committing = None
-            self._committed(c)
-        elif not keep_error:
-            self._committing = None
 
     def process(self, msgs: list[Message]) -> int:
         """Steps 2-5 for one consumed batch; returns the input messages applied. Step 5
@@ -460,85 +274,6 @@ class StreamRater:
             self._abort()
             raise
         return applied
-
-    def _positions(self) -> dict[tuple[str, int], bool]:
-        """Per owned input partition: has the consumer nothing more of it to give now
-        (its position is at the broker's end, as of the last fetch)? Also moves each
-        partition past what a read_committed consumer never delivers (transaction
-        markers, aborted records) when inputs are written with transactions: otherwise
-        the watermark would stop short of the end for good, the lag never reach 0 and a
-        drain never end. Everything below a position was delivered by the consume()
-        calls so far, so nothing is skipped that should be applied."""
-        assert self.consumer is not None
-        if not self.owned:
-            return {}
-        tps = [TopicPartition(t, n) for n in self.owned for t in self.s.topics.inputs()]
-        ends: dict[tuple[str, int], bool] = {}
-        for tp in self.consumer.position(tps):
-            run = self.owned[tp.partition]
-            run.passed(tp.topic, tp.offset)  # negative: no position yet
-            at = max(tp.offset, run.consumed.get(tp.topic, 0), run.watermark.get(tp.topic, 0))
-            try:
-                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            except KafkaException:
-                high = -1
-            ends[(tp.topic, tp.partition)] = high >= 0 and at >= high
-        return ends
-
-    def _done(self, run: PartitionRun, at_end: dict[tuple[str, int], bool]) -> tuple[bool, bool]:
-        """(usage done, commands done) for the aligner of one partition: a topic is done
-        when the consumer is at its end, or when the aligner has waited on it longer than
-        `align_max_wait_ms` (then its inputs are applied as they come)."""
-        t = self.s.topics
-        usage_done = at_end.get((t.usage, run.n), False)
-        commands_done = at_end.get((t.commands, run.n), False)
-        waiting = run.aligner.waiting_on()
-        if waiting is None:
-            run.waiting_since = None
-            return usage_done, commands_done
-        now = time.monotonic()
-        if run.waiting_since is None:
-            run.waiting_since = now
-        if now - run.waiting_since >= self.s.align_max_wait_ms / 1000:
-            if waiting == "usage":
-                usage_done = True
-            else:
-                commands_done = True
-            metrics.ALIGN_TIMEOUTS.inc()
-        return usage_done, commands_done
-
-    def _pending(self) -> bool:
-        """After an empty consume(): is there anything to write? Inputs held by an
-        aligner, or a position moved past the watermark (a trailing transaction marker:
-        an offsets-only batch records it)."""
-        if any(run.aligner.held() for run in self.owned.values()):
-            return True
-        self._positions()
-        return any(
-            o > run.watermark.get(t, 0)
-            for run in self.owned.values()
-            for t, o in run.consumed.items()
-        )
-
-    def _writer(self) -> ThreadPoolExecutor:
-        if self._writer_pool is None:
-            self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="rater-redis")
-        return self._writer_pool
-
-    def _abort(self) -> None:
-        """Abort the open transaction, if any (after the in-flight commit has settled: a
-        commit that went through leaves nothing to abort)."""
-        self._settle_commit()
-        txn, self._txn = self._txn, None
-        if txn is None or not txn.open:
-            return
-        txn.failed()
-        metrics.ABORTS.inc()
-        if self.producer is not None:
-            try:
-                self.producer.abort_transaction(30)
-            except KafkaException as e:
-                log.warning("abort: %s", e)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -622,57 +357,6 @@ class StreamRater:
         self._await_commit()  # stopping: the last batch is committed before we leave
         self._measure_lag()
 
-    def _ping(self, every_s: float = PING_EVERY_S) -> None:
-        """An idle member asks the store and the broker now and then, so that it is not
-        ready (and restarts) within seconds of either going away, rather than finding
-        out at the next record. An idle consumer does not notice a lost broker by itself:
-        `consume()` just returns nothing, so a metadata request is the broker's ping."""
-        now = time.monotonic()
-        if now - self._ping_at >= every_s:
-            self._ping_at = now
-            self.store.ping()
-            assert self.consumer is not None
-            self.consumer.list_topics(self.s.topics.usage, timeout=KAFKA_PING_TIMEOUT_S)
-
-    def _measure_lag(self, every_s: float = 1.0) -> None:
-        """Input messages not yet applied, per owned partition (alerts, autoscaling): the
-        partition's end as the consumer last heard it in a fetch response, less the
-        watermark. Measured after every commit and every `every_s` when idle; an end not
-        heard of yet is asked of the broker rather than taken for 0."""
-        now = time.monotonic()
-        if now - self._lag_at < every_s or self.consumer is None:
-            return
-        self._lag_at = now
-        for tp in self.consumer.assignment():
-            own = self.owned.get(tp.partition)
-            if own is None:
-                continue
-            try:
-                _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
-                if high < 0:
-                    _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-            except KafkaException:
-                continue
-            if high >= 0:
-                lag = max(0, high - own.watermark.get(tp.topic, 0))
-                metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
-
-    def _drained(self) -> bool:
-        """True when every partition of the input topics, owned here or elsewhere, has
-        been applied and committed up to its end (a partition still held by a member
-        that died is not drained until someone takes it over)."""
-        assert self.consumer is not None
-        if not self.owned or not all(o.recovered for o in self.owned.values()):
-            return False
-        if self._admin is None:
-            self._admin = AdminClient(admin_config(self.s))
-        return at_end(self.consumer, self._admin, self.s.topics.inputs(), self._applied())
-
-    def _applied(self) -> dict[tuple[str, int], int]:
-        """Next offset to apply per owned input partition."""
-        topics = self.s.topics.inputs()
-        return {(t, p): own.watermark.get(t, 0) for p, own in self.owned.items() for t in topics}
-
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
             log.info("signal %d: finishing the batch, then leaving the group", signum)
@@ -686,37 +370,3 @@ def _settle(pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]
     """Wait out the Redis writes still in flight, so that none lands after the session
     that issued it has been torn down (their own errors no longer matter)."""
     wait([written for _, _, written in pending])
-
-
-def run_service(settings: Settings, drain: bool = False) -> None:
-    """Build the service from settings and run it (the body of `rater run`)."""
-
-    from rater.catalog import load_catalog
-
-    catalog = load_catalog(settings.catalog)
-    check_topics(settings)
-    client: Any = settings_client(settings)
-    first_contact(client, settings.redis_url.get_secret_value())
-    health = metrics.Health()
-    server = (
-        metrics.serve(settings.metrics_host, settings.metrics_port, health)
-        if settings.metrics_port
-        else None
-    )
-    rater = Rater(catalog, settings.duplicate_window_ms)
-    svc = StreamRater(settings, rater, RedisStore(client, settings.namespace), health)
-    tune_gc(settings.gc_gen0_threshold)
-    svc.install_signal_handlers()
-    log.info(
-        "rater %s: catalog %s (version %s), group %s, instance %s",
-        "run",
-        settings.catalog,
-        catalog.version,
-        settings.group_id,
-        settings.instance_id,
-    )
-    try:
-        svc.run(drain)
-    finally:
-        if server is not None:
-            server.shutdown()

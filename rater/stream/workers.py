@@ -32,7 +32,7 @@ def worker_settings(s: Settings, index: int) -> Settings:
 
 
 def _worker(s: Settings, drain: bool, log_level: str) -> None:
-    from rater.stream.processor import run_service
+    from rater.stream.service import run_service
 
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
