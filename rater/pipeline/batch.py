@@ -23,7 +23,7 @@ from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_command, check_usage
 from rater.config import Topics
 from rater.core.cycles import DAY_MS
-from rater.core.duplicates import dropped_days, first_kept_day, record_key
+from rater.core.duplicates import dropped_days, record_key
 from rater.core.engine import Rater, Status
 from rater.core.events import (
     ChargeEvent,
@@ -368,9 +368,9 @@ def _seen_changes(
     """What the store must change in the duplicate buckets of `acct`'s lines: the keys
     the batch added (beyond those it found), and the days its clock moved out of the
     window (`rater.core.duplicates.dropped_days`)."""
-    first = first_kept_day(acct.clock, window)
+    first = (acct.clock - window) // DAY_MS  # first_kept_day, inline: once per account
     dropped: list[int] = []
-    if clock_before is not None and first > first_kept_day(clock_before, window):
+    if clock_before is not None and first > (clock_before - window) // DAY_MS:
         dropped = list(dropped_days(clock_before, acct.clock, window))
     for msisdn, line in acct.lines.items():
         if not line.seen and not dropped:
