@@ -1,12 +1,13 @@
 # The two commands of the README: `make demo` (the main job) and `make test` (every test).
-# Both install what they need and can be run again at any time.
+# Both install what they need and can be run again at any time. `make faults`: the fault
+# suite at full size (tests/faults/scale.py); `make test` runs it reduced.
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup demo simulate test unit lint fuzz services-up services-down bench-core bench-stream clean
+.PHONY: setup demo simulate test unit lint faults fuzz services-up services-down bench-core bench-stream clean
 
 setup: $(STAMP)
 
@@ -44,6 +45,9 @@ unit: setup
 
 test: setup lint services-up
 	@$(BIN)/pytest -q
+
+faults: setup services-up
+	@RATER_FAULTS_SCALE=full $(BIN)/pytest -q -s tests/faults
 
 # the longer fuzz run of the decoders (docs/fuzzing.md); `make test` runs a bounded one
 FUZZ_SECONDS ?= 120
