@@ -1,17 +1,16 @@
 """Fault tests use the same real services as the integration tests, servers of their own
-(tests/faults/servers.py) when they stop or kill one, and the Redis Cluster of
-`scripts/redis.sh cluster-start`. Their size: tests/faults/scale.py."""
+(tests/faults/servers.py) when they stop or kill one, and a Redis Cluster of their own.
+Their size: tests/faults/scale.py."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.faults.servers import Servers, start_servers
+from tests.faults.servers import Servers, start_cluster, start_servers
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
     clean_stream_runs,
     docker_available,
@@ -19,7 +18,6 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures)
     redis_url,
     service_origin,
 )
-from tests.integration.test_redis_cluster import SCRIPT, URL, _cluster_ok
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,23 +50,17 @@ def servers(own_servers: Servers) -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="module")
-def cluster_url() -> Iterator[str]:
-    """A Redis Cluster of 3 masters: `REDIS_CLUSTER_URL`, or the one of `scripts/redis.sh
-    cluster-start` on 127.0.0.1:7000-7002, started (`--fresh`) when it does not answer
-    and then stopped after the module."""
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis Cluster of 3 masters: `REDIS_CLUSTER_URL`, or one of this module's own
+    (`scripts/redis.sh cluster-start` on free ports, tests/faults/servers.py), stopped
+    and deleted after the module. Not the shared one on 7000-7002: another test run
+    (tests/integration/test_redis_cluster.py) may stop it while a kill test uses it."""
     env = os.environ.get("REDIS_CLUSTER_URL")
     if env:
         yield env
         return
-    started = not _cluster_ok(URL)
-    if started:
-        done = subprocess.run(
-            [str(SCRIPT), "cluster-start", "--fresh"], capture_output=True, text=True, timeout=180
-        )
-        if done.returncode != 0:
-            pytest.fail(f"scripts/redis.sh cluster-start failed: {done.stderr[-2000:]}")
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
     try:
-        yield URL
+        yield cluster.url
     finally:
-        if started:
-            subprocess.run([str(SCRIPT), "cluster-stop"], capture_output=True, timeout=60)
+        cluster.remove()

@@ -1,4 +1,5 @@
-"""A Kafka broker and a Redis of a test's own, for fault tests that stop or kill them.
+"""A Kafka broker and a Redis of a test's own, for fault tests that stop or kill them,
+and a Redis Cluster of a test's own.
 
 Other tests (and other people's test runs) use the shared services of
 scripts/services.sh at the same time, so a test that takes a server away must not take
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,6 +29,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def cluster_ports(n: int = 3) -> list[int]:
+    """`n` ports free with their cluster bus ports (port + 10000), below the range the
+    system hands out for outgoing connections."""
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < n:
+        p = rng.randrange(20_000, 29_000)
+        if p not in ports and _port_free(p) and _port_free(p + 10_000):
+            ports.append(p)
+    return ports
 
 
 @dataclass
@@ -134,3 +157,51 @@ def start_servers(root: Path) -> Servers:
         s.remove()
         raise
     return s
+
+
+@dataclass
+class Cluster:
+    """A Redis Cluster of 3 masters of a test's own: `scripts/redis.sh cluster-start` on
+    free ports under `root`, so that no other test run that starts or stops the cluster
+    on 7000-7002 (tests/integration/test_redis_cluster.py) takes it away mid-test."""
+
+    root: Path
+    ports: list[int]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def _script(self, *args: str, timeout: float = 180) -> None:
+        env = {
+            **os.environ,
+            "RATER_VAR": str(self.root),
+            "REDIS_CLUSTER_PORTS": " ".join(map(str, self.ports)),
+        }
+        res = subprocess.run(
+            [str(ROOT / "scripts" / "redis.sh"), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if res.returncode != 0:
+            raise RuntimeError(f"scripts/redis.sh {' '.join(args)}: {res.stdout}{res.stderr}")
+
+    def remove(self) -> None:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self._script("cluster-stop", timeout=90)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_cluster(root: Path) -> Cluster:
+    """3 masters on free ports under `root`; a few seconds."""
+    c = Cluster(root, cluster_ports())
+    try:
+        c._script("cluster-start", "--fresh")
+    except BaseException:
+        c.remove()
+        raise
+    return c

@@ -1,8 +1,9 @@
-"""A zombie (issue 15, item 2): a member paused with SIGSTOP under load, past its
-session timeout and its transaction timeout, while the other member takes its
-partitions, then resumed with SIGCONT. Whatever it had in hand must change neither
-state nor output (its Redis write is refused by the epoch, its transaction by the
-coordinator), and it must stay up and rejoin. The run ends equal to the simulator's."""
+"""A zombie (issue 15, item 2): a member paused with SIGSTOP under load, with a batch
+written to Redis and its transaction open, past its session timeout and its transaction
+timeout, while the other member takes its partitions, then resumed with SIGCONT.
+Whatever it had in hand must change neither state nor output (its transaction is
+aborted by the coordinator, its next Redis write refused by the epoch), and it must
+stay up and rejoin. The run ends equal to the simulator's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import signal
 import time
 from pathlib import Path
 
-from tests.faults.test_lost_servers import _applied, _config, _start, _tail, _wait
+from tests.faults.test_kill9 import _start
+from tests.faults.test_lost_servers import _applied, _config, _tail, _wait
 from tests.faults.world import assert_equals_simulator, make_world
 
 
@@ -21,19 +23,27 @@ def test_a_paused_member_that_wakes_up_after_its_partitions_moved_changes_nothin
     world = make_world(kafka_bootstrap, redis_url, subscribers=200, records=n, seed=81)
     s = world.settings
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    # the zombie-to-be stops itself (SIGSTOP, rater/stream/faults.py) at its 30th Redis
+    # write: work begun, its batch in Redis, its transaction open and not committed
+    stop_at = {"RATER_CRASH_AT": "after_redis_commit:30:stop"}
     procs = [
-        _start(_config(s, tmp_path, name, batch_size=200, transaction_timeout_ms=10_000), log)
+        _start(
+            _config(s, tmp_path, name, batch_size=200, transaction_timeout_ms=10_000),
+            log,
+            stop_at if name == "a" else None,
+        )
         for name, log in zip("ab", logs, strict=True)
     ]
     zombie, other = procs
     try:
-
-        def owns() -> bool:  # the zombie-to-be owns partitions and work has begun
-            return "assigned partition" in logs[0].read_text() and _applied(s) > n // 10
-
-        _wait("both members at work", owns, zombie, logs[0], 60)
+        _wait(
+            "the zombie-to-be stopping mid-transaction",
+            lambda: "fault injection: SIGSTOP" in logs[0].read_text(),
+            zombie,
+            logs[0],
+            90,
+        )
         before = logs[1].read_text().count("assigned partition")
-        zombie.send_signal(signal.SIGSTOP)
         paused_at = _applied(s)
         assert paused_at < n, "the run ended before the pause"
         # past session.timeout.ms (10 s): the other member is given every partition
