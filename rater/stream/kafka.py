@@ -200,6 +200,38 @@ def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 3
     partition counts from each other, or from `partitions` when it is given."""
     admin = AdminClient(admin_config(s))
     existing = list_topics(s, timeout=timeout).topics
+    counts = _input_counts(s, existing, partitions)
+    n = next(iter(counts.values()), None) or partitions or s.partitions
+    wanted = [t for t in s.topics.inputs() + s.topics.outputs() if t not in existing]
+    if not wanted:
+        return
+    futures = admin.create_topics(
+        [NewTopic(t, num_partitions=n, replication_factor=1) for t in wanted],
+        operation_timeout=timeout,
+    )
+    raced = False
+    for fut in futures.values():
+        try:
+            fut.result()
+        except KafkaException as e:
+            if e.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise
+            raced = True
+    if raced:
+        # created meanwhile by someone else (or not yet in the metadata we read): check
+        # what exists now, once every input topic shows in the metadata
+        deadline = time.monotonic() + timeout
+        while True:
+            existing = list_topics(s, timeout=timeout).topics
+            if all(t in existing for t in s.topics.inputs()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        _input_counts(s, existing, partitions)
+
+
+def _input_counts(s: Settings, existing: Any, partitions: int | None) -> dict[str, int]:
+    """The partition counts of the input topics that exist, refused (TopicsMismatch)
+    when they differ from each other or from `partitions`."""
     counts = {t: len(existing[t].partitions) for t in s.topics.inputs() if t in existing}
     if len(set(counts.values())) > 1:
         raise TopicsMismatch(
@@ -215,20 +247,7 @@ def ensure_topics(s: Settings, partitions: int | None = None, timeout: float = 3
                 + f", not {partitions}: increasing them moves accounts between partitions "
                 "(and their state with them); create new topics and replay instead"
             )
-    n = next(iter(counts.values()), None) or partitions or s.partitions
-    wanted = [t for t in s.topics.inputs() + s.topics.outputs() if t not in existing]
-    if not wanted:
-        return
-    futures = admin.create_topics(
-        [NewTopic(t, num_partitions=n, replication_factor=1) for t in wanted],
-        operation_timeout=timeout,
-    )
-    for fut in futures.values():
-        try:
-            fut.result()
-        except KafkaException as e:
-            if e.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                raise
+    return counts
 
 
 def check_topics(s: Settings, timeout: float = 30.0) -> int:

@@ -70,7 +70,12 @@ def test_a_paused_member_that_wakes_up_after_its_partitions_moved_changes_nothin
                 p.kill()
                 p.wait()
     zombie_log = logs[0].read_text()
-    assert "session restart" in zombie_log, zombie_log[-3000:]
+    woke = zombie_log.split("fault injection: SIGSTOP", 1)[-1]
+    # Awake, it found its partitions gone: it restarted its session (its commit or its
+    # next Redis write refused), or, with no input left for it to rate, it only lost
+    # and rejoined the group, the refused commit kept for a batch that never came.
+    # Either way nothing it held reached the state or the outputs (checked below).
+    assert "session restart" in woke or "revoked partition" in woke, zombie_log[-3000:]
     assert "Traceback" not in zombie_log
     assert_equals_simulator(world)
     print(f"paused at {paused_at} of {n} records applied; the zombie's restarts:")
