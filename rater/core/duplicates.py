@@ -5,10 +5,12 @@ a cycle costs memory that grows with the cycle (about 267 KB per subscriber at t
 of a month of 100 records a day), so a line remembers only the records of the last
 `window_ms` of event time, and refuses anything older:
 
-- The window ends at the account's clock (the latest event time it has applied; it only
-  moves forward). A record that starts more than `window_ms` before it is LATE: it is
-  not rated, and its unrated event is the same each time it comes back, so a duplicate
-  arriving after the window is never charged twice.
+- The window ends at the line's latest record (`Line.last_usage`, the latest start time
+  of a record it remembers; it only moves forward, and only with usage: an order or a
+  clock tick does not make a delayed record late). A record that starts more than
+  `window_ms` before it is LATE: it is not rated, and its unrated event is the same
+  each time it comes back, so a duplicate arriving after the window is never charged
+  twice.
 - Within the window a record is known by an 8-byte hash of its id (blake2b), kept in a
   bucket per UTC day of its start time (`Line.seen`: day -> keys). A redelivery carries
   the same id and start time, hence the same day and key: it is found, and is a
@@ -45,14 +47,9 @@ def day_of(t: int) -> int:
     return t // DAY_MS
 
 
-def too_old(clock: int, t: int, window_ms: int) -> bool:
-    """A record starting at `t` is outside the window of an account at `clock`."""
-    return t < clock - window_ms
-
-
-def first_kept_day(clock: int, window_ms: int) -> int:
+def first_kept_day(last_usage: int, window_ms: int) -> int:
     """The oldest day whose bucket may still hold a record inside the window."""
-    return day_of(clock - window_ms)
+    return day_of(last_usage - window_ms)
 
 
 def seen_before(seen: dict[int, set[int]], t: int, key: int) -> bool:
@@ -68,19 +65,19 @@ def seen_before(seen: dict[int, set[int]], t: int, key: int) -> bool:
     return False
 
 
-def prune(seen: dict[int, set[int]], clock: int, window_ms: int) -> None:
+def prune(seen: dict[int, set[int]], last_usage: int, window_ms: int) -> None:
     """Drop the buckets of days wholly outside the window."""
-    first = first_kept_day(clock, window_ms)
+    first = first_kept_day(last_usage, window_ms)
     for day in [d for d in seen if d < first]:
         del seen[day]
 
 
-def dropped_days(clock_before: int, clock_after: int, window_ms: int) -> range:
-    """The days whose buckets leave the window when an account's clock moves from
-    `clock_before` to `clock_after`: a store deletes them. No bucket is later than the
-    clock's own day (a record moves the clock to its start), nor earlier than the first
-    kept day (dropped when the clock passed it), so this names every bucket to drop and
-    at most a window's worth of days."""
-    start = first_kept_day(clock_before, window_ms)
-    stop = min(first_kept_day(clock_after, window_ms), day_of(clock_before) + 1)
+def dropped_days(before: int, after: int, window_ms: int) -> range:
+    """The days whose buckets leave the window when a line's latest record moves from
+    `before` to `after`: a store deletes them. No bucket is later than the latest
+    record's own day, nor earlier than the first kept day (dropped when the window
+    passed it), so this names every bucket to drop and at most a window's worth of
+    days."""
+    start = first_kept_day(before, window_ms)
+    stop = min(first_kept_day(after, window_ms), day_of(before) + 1)
     return range(start, max(start, stop))

@@ -96,6 +96,9 @@ class Line:
     throttle_reason: str = ""
     month_end_orders: int = 0
     days_accrued: int = 0  # days of the cycle whose daily fees are applied
+    # the latest start time of a record the line remembers: its duplicate window ends
+    # here (rater.core.duplicates)
+    last_usage: int = 0
     # UTC day of start -> keys of the records rated (rater.core.duplicates); a store may
     # hold them apart and fill in only what a batch asks about
     seen: dict[int, set[int]] = field(default_factory=dict)
@@ -217,8 +220,8 @@ def _line_from_dict(d: dict[str, Any]) -> Line:
 
 # The stored form in two parts, for a store that writes an account after every batch
 # that touched it (Redis). Rating a record changes a few counters of an account (its
-# clock, a line's data and overage totals, the used and notified marks of some
-# buckets) and nothing else, so those "hot" values are kept apart from the rest (the
+# clock, a line's data and overage totals and latest record time, the used and notified
+# marks of some buckets) and nothing else, so those "hot" values are kept apart from the rest (the
 # "cold" form: the whole form with them set to 0). A store then writes the hot part,
 # about 60 bytes, every time, and the cold part, about 1 KB, only when its bytes
 # differ from what it last wrote. Which fields are hot only decides how often the cold
@@ -232,8 +235,8 @@ _NOTIFIED = _BUCKET_FIELDS.index("notified")
 def split_hot(d: dict[str, Any]) -> list[Any]:
     """Take the hot values out of a form of `Account.to_dict` (set to 0 in place, which
     leaves the cold form) and return them:
-    `[clock, [[data_used, overage_bytes, overage_fen, [used...], [notified...]], ...]]`,
-    lines and buckets in the form's order."""
+    `[clock, [[data_used, overage_bytes, overage_fen, last_usage, [used...],
+    [notified...]], ...]]`, lines and buckets in the form's order."""
     lines = []
     for ld in d["lines"]:
         rows = ld["buckets"]
@@ -242,11 +245,12 @@ def split_hot(d: dict[str, Any]) -> list[Any]:
                 ld["data_used"],
                 ld["overage_bytes"],
                 ld["overage_fen"],
+                ld["last_usage"],
                 [r[_USED] for r in rows],
                 [r[_NOTIFIED] for r in rows],
             ]
         )
-        ld["data_used"] = ld["overage_bytes"] = ld["overage_fen"] = 0
+        ld["data_used"] = ld["overage_bytes"] = ld["overage_fen"] = ld["last_usage"] = 0
         for r in rows:
             r[_USED] = r[_NOTIFIED] = 0
     hot = [d["clock"], lines]
@@ -258,13 +262,14 @@ def with_hot(cold: dict[str, Any], hot: list[Any]) -> dict[str, Any]:
     """Put the hot values back into a cold form, in place; returns it."""
     clock, lines = hot
     cold["clock"] = clock
-    for ld, (data_used, overage_bytes, overage_fen, used, notified) in zip(
+    for ld, (data_used, overage_bytes, overage_fen, last_usage, used, notified) in zip(
         cold["lines"], lines, strict=True
     ):
-        ld["data_used"], ld["overage_bytes"], ld["overage_fen"] = (
+        ld["data_used"], ld["overage_bytes"], ld["overage_fen"], ld["last_usage"] = (
             data_used,
             overage_bytes,
             overage_fen,
+            last_usage,
         )
         for r, u, n in zip(ld["buckets"], used, notified, strict=True):
             r[_USED], r[_NOTIFIED] = u, n

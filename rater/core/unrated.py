@@ -51,7 +51,7 @@ def beyond_window(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -
         UnratedReason.LATE,
         f"record starts before the current cycle {line.cycle_id}"
         if rec.start_time < line.cycle_start
-        else f"record starts more than {window // 3_600_000} h before the account's clock",
+        else f"record starts more than {window // 3_600_000} h before the line's latest record",
         line.cycle_id,
     )
 

@@ -24,15 +24,17 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
     """Rate `rec` on `line` (the clock is already advanced). False for a duplicate."""
     t = rec.start_time
     window = rt.duplicate_window_ms
-    if t < account.clock - window:  # beyond the duplicate window (rater.core.duplicates)
+    if t < line.last_usage - window:  # beyond the duplicate window (rater.core.duplicates)
         unrated.beyond_window(rt, out, line, rec)
         return True
     seen = line.seen
     # Remembered whatever the outcome, so a repeat never emits a second event.
     if seen_before(seen, t, record_key(rec.record_id)):
         return False
+    if t > line.last_usage:
+        line.last_usage = t
     if len(seen) > window // DAY_MS + 2:  # a new day's bucket: drop the days out of it
-        prune(seen, account.clock, window)
+        prune(seen, line.last_usage, window)
     if unrated.refused(rt, out, line, rec):
         return True
     if rec.usage_type == UsageType.DATA:

@@ -247,7 +247,11 @@ class BatchRater:
         if tick_at is not None:
             keys.update(due(tick_at))
         accounts = load(keys) if keys else {}
-        clock_at_load = {k: a.clock for k, a in accounts.items()}
+        usage_at_load = {
+            msisdn: line.last_usage
+            for acct in accounts.values()
+            for msisdn, line in acct.lines.items()
+        }
         found = _mark_seen(usage, accounts, seen) if seen is not None else {}
         statuses: dict[tuple[str, Status], int] = {}
         changed = res.accounts
@@ -310,8 +314,8 @@ class BatchRater:
         for (topic, st), n in statuses.items():
             res.outcomes[(topic, st.lower())] += n
         window = self.rater.rt.duplicate_window_ms
-        for key, acct in changed.items():
-            _seen_changes(res.seen, acct, clock_at_load.get(key), found, window)
+        for acct in changed.values():
+            _seen_changes(res.seen, acct, usage_at_load, found, window)
         return res
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
@@ -361,20 +365,22 @@ def _mark_seen(
 def _seen_changes(
     changes: dict[str, SeenChange],
     acct: Account,
-    clock_before: int | None,
+    usage_at_load: dict[str, int],
     found: dict[str, dict[int, set[int]]],
     window: int,
 ) -> None:
     """What the store must change in the duplicate buckets of `acct`'s lines: the keys
-    the batch added (beyond those it found), and the days its clock moved out of the
-    window (`rater.core.duplicates.dropped_days`)."""
-    first = (acct.clock - window) // DAY_MS  # first_kept_day, inline: once per account
-    dropped: list[int] = []
-    if clock_before is not None and first > (clock_before - window) // DAY_MS:
-        dropped = list(dropped_days(clock_before, acct.clock, window))
+    the batch added (beyond those it found), and the days a line's latest record moved
+    out of its window (`rater.core.duplicates.dropped_days`)."""
     for msisdn, line in acct.lines.items():
-        if not line.seen and not dropped:
+        after = line.last_usage
+        before = usage_at_load.get(msisdn, 0)
+        if after == before and not line.seen:
             continue
+        first = (after - window) // DAY_MS  # first_kept_day, inline: once per line
+        dropped: list[int] = []
+        if before and first > (before - window) // DAY_MS:
+            dropped = list(dropped_days(before, after, window))
         had = found.get(msisdn)
         added: dict[int, list[int]] = {}
         for day, keys in line.seen.items():

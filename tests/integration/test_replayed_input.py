@@ -3,13 +3,13 @@ incident upstream) is never charged again, on the real broker and Redis:
 
 - within the duplicate window, a second copy of every record emits nothing at all, and
   the run equals `rater simulate` on the records twice over;
-- after the window (the clock moved on by a tick), a third copy is refused as LATE, an
-  unrated event each, or still a duplicate for an account the tick did not touch; no
-  charge either way, and the balances do not move.
+- after the window (newer usage moved every line's window on), a third copy is refused
+  as LATE, an unrated event each, with no charge, and the balances do not move.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections import Counter
 
@@ -21,7 +21,7 @@ from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.events import ChargeEvent, UnratedEvent, UnratedReason
 from rater.jobs.offline import rate_offline
-from rater.stream.tools import account_keys, produce_commands, produce_usage, send_tick
+from rater.stream.tools import account_keys, produce_commands, produce_usage
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
@@ -30,7 +30,7 @@ from tests.integration.test_stream_vs_simulator import CATALOG, canon
 
 START = to_ms("2026-04-10T00:00:00+08:00")
 END = to_ms("2026-04-11T06:00:00+08:00")  # 30 h: inside the 48 h window end to end
-LATER = to_ms("2026-04-14T00:00:00+08:00")  # every record is out of the window by then
+LATER = to_ms("2026-04-14T00:00:00+08:00")  # every record is out of the window from here
 
 
 def test_records_produced_again_are_not_charged_again(kafka_bootstrap: str, redis_url: str) -> None:
@@ -61,21 +61,24 @@ def test_records_produced_again_are_not_charged_again(kafka_bootstrap: str, redi
         sim = [event_from_json(orjson.loads(x)) for x in sim_out.getvalue().splitlines()]
         assert sorted(canon(e) for e in second) == sorted(canon(e) for e in sim)
 
-        send_tick(s, LATER)
+        # one newer record per line moves each line's window past the first ones
+        newer = [
+            dataclasses.replace(rec, record_id=f"newer-{rec.msisdn}", start_time=LATER)
+            for rec in {r.msisdn: r for r in records}.values()
+        ]
+        produce_usage(s, newer, keys)
         env.drain()
-        ticked = env.events()
-        produce_usage(s, records, keys)  # and again, now out of the window
+        moved = env.events()
+        produce_usage(s, records, keys)  # and the first records again, out of the window
         env.drain()
         third = env.events()
-        seen = {canon(e) for e in ticked}
+        seen = {canon(e) for e in moved}
         new = [e for e in third if canon(e) not in seen]
-        # an account the tick moved on (a change was due) refuses its records as LATE; one
-        # it did not touch keeps its clock, and the records are duplicates as before
-        assert 0 < len(new) == len(third) - len(ticked) <= len(records)
+        assert len(new) == len(records) == len(third) - len(moved)
         assert all(isinstance(e, UnratedEvent) and e.reason == UnratedReason.LATE for e in new)
-        assert _charged(third) == _charged(ticked)  # no charge, whatever came back
+        assert _charged(third) == _charged(moved)  # no charge, whatever came back
         assert Counter(e.event_id for e in third).most_common(1)[0][1] == 1
-        assert _balances(env, third) == _balances(env, ticked)
+        assert _balances(env, third) == _balances(env, moved)
         assert balances  # the first run charged usage
 
 

@@ -139,7 +139,7 @@ def test_rule_10_a_duplicate_after_the_window_is_refused_as_late_each_time() -> 
     assert first.events == second.events
     [late] = first.events
     assert isinstance(late, UnratedEvent) and late.reason == UnratedReason.LATE
-    assert "more than 48 h before the account's clock" in late.detail
+    assert "more than 48 h before the line's latest record" in late.detail
     assert h.bucket_used("A", "P58") == 1 * GB + 1 * MB
     assert [c.record_id for c in h.charges() if c.record_id] == ["rec-1", "rec-2"]
 

@@ -82,9 +82,12 @@ def test_the_same_record_id_unrated_for_another_reason_later_gets_another_id() -
         return h.data("A", at, 1 * MB, record_id="r1", roaming=Roaming.INTERNATIONAL).events
 
     [first] = roaming()
-    assert roaming() == []  # a duplicate in the same cycle
+    assert roaming() == []  # a duplicate within the window
+    # newer usage moves the line's duplicate window past r1 (a tick alone does not)
+    h.data("A", "2026-04-28T12:00:00+08:00", 1 * MB)
     h.tick("2026-05-01T00:00:00+08:00")
     [late] = roaming()
+    h.data("A", "2026-05-28T12:00:00+08:00", 1 * MB)
     h.tick("2026-06-01T00:00:00+08:00")
     [later] = roaming()
     assert isinstance(first, UnratedEvent) and isinstance(late, UnratedEvent)

@@ -224,7 +224,9 @@ def test_rule_3_international_roaming_goes_unrated_with_its_reason(usage_type: U
     after = h.account.to_dict()
     # nothing drawn, nothing charged; only the record is remembered (section 10)
     assert after["lines"][0]["seen"] == [[rec.start_time // DAY_MS, [record_key("intl")]]]
+    assert after["lines"][0]["last_usage"] == rec.start_time  # the window's end
     after["lines"][0]["seen"] = before["lines"][0]["seen"]
+    after["lines"][0]["last_usage"] = before["lines"][0]["last_usage"]
     assert after == before
 
 

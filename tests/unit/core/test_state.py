@@ -85,6 +85,7 @@ def _account() -> Account:
         throttle_reason="cap",
         month_end_orders=2,
         days_accrued=7,
+        last_usage=1_775_590_000_000,
         seen={20550: {3, -1, 2}, 20549: {7}},
         sharing_owner=None,
         members=[MEMBER],
@@ -116,8 +117,8 @@ GOLDEN: dict[str, Any] = {
             cycle_end=1777910400000, cycle_id="2026-04-05", cycle_days=30,
             first_cycle=False, pending_plan="P88",
             overage_bytes=1048576, overage_fen=29, data_used=4294967296, throttled=True,
-            throttle_reason="cap", month_end_orders=2, days_accrued=7, sharing_owner=None,
-            next_seq=3,
+            throttle_reason="cap", month_end_orders=2, days_accrued=7,
+            last_usage=1775590000000, sharing_owner=None, next_seq=3,
             buckets=[
                 ["P58.data#1", "P58", "plan", "data", 3221225472, 12345, 1775318400000,
                  1777910400000, False, False, 100, 1700000000000, 80],
@@ -138,9 +139,9 @@ GOLDEN: dict[str, Any] = {
             activated_at=1701000000000, status="ACTIVE", cycle_start=0, cycle_end=0,
             cycle_id="", cycle_days=30, first_cycle=True,
             pending_plan=None, overage_bytes=0, overage_fen=0, data_used=0, throttled=False,
-            throttle_reason="", month_end_orders=0, days_accrued=0, sharing_owner=OWNER,
-            next_seq=1, buckets=[], subscriptions=[], accruals=[], seen=[[20551, [-9]]],
-            pending_products=[], members=[],
+            throttle_reason="", month_end_orders=0, days_accrued=0, last_usage=0,
+            sharing_owner=OWNER, next_seq=1, buckets=[], subscriptions=[], accruals=[],
+            seen=[[20551, [-9]]], pending_products=[], members=[],
         ),
     ],
 }  # fmt: skip
@@ -238,11 +239,15 @@ def test_the_hot_counters_and_the_cold_part_give_the_whole_form_back() -> None:
     hot = split_hot(d)
     assert hot == [
         1775600000000,
-        [[4294967296, 1048576, 29, [12345, 7, 3], [80, 0, 0]], [0, 0, 0, [], []]],
+        [
+            [4294967296, 1048576, 29, 1775590000000, [12345, 7, 3], [80, 0, 0]],
+            [0, 0, 0, 0, [], []],
+        ],
     ]
     assert d["clock"] == 0
     owner = d["lines"][0]
     assert (owner["data_used"], owner["overage_bytes"], owner["overage_fen"]) == (0, 0, 0)
+    assert owner["last_usage"] == 0
     assert [(r[5], r[12]) for r in owner["buckets"]] == [(0, 0)] * 3
     assert owner["throttled"] is True and owner["buckets"][0][4] == 3221225472  # cold kept
     cold = orjson.loads(orjson.dumps(d))

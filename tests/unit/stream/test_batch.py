@@ -209,10 +209,8 @@ def test_a_tick_reaches_accounts_with_a_change_due() -> None:
     fees = [avro.decode_event("charge", m.value) for m in res.out if m.topic == T.charges]
     assert [(f.product, f.fen) for f in fees] == [("P58", 5800)]  # type: ignore[union-attr]
     assert res.accounts[A].lines[A].cycle_id == "2026-05-01"
-    # the clock moved a month on: the days of its window before are dropped (all of them:
-    # the tick's own day, a month later, has no bucket)
-    d = to_ms("2026-04-01T00:00:00+08:00") // DAY_MS  # the day of the clock before
-    assert res.seen[A] == SeenChange({}, [d - 2, d - 1, d])
+    # a tick moves the clock, not the duplicate window (it ends at the latest record)
+    assert A not in res.seen
 
 
 def test_a_tick_leaves_accounts_with_nothing_due_alone() -> None:
@@ -355,3 +353,32 @@ def _charge(value: bytes) -> ChargeEvent:
     e = avro.decode_event("charge", value)
     assert isinstance(e, ChargeEvent)
     return e
+
+
+def test_a_line_s_newer_record_drops_the_buckets_its_window_left() -> None:
+    """The window ends at the line's latest record: a record three days on makes the
+    batch drop the earlier day's bucket from the store (and only then)."""
+    rater, store = _subscribed()
+    br = BatchRater(rater, T, 86_400_000, now_ms=lambda: NOW)
+
+    def batch(offset: int, rid: str, at: str) -> BatchResult:
+        msg = InMessage(
+            T.usage, 0, offset, A.encode(), avro.encode_usage(record(rid, A, at, 1)), NOW
+        )
+        res = br.rate(
+            _arrivals(br, [msg]),
+            lambda keys: store.load(0, keys),
+            lambda t: store.due_keys(0, t),
+            lambda wanted: store.seen_among(0, wanted),
+        )
+        store.commit(0, PartitionCommit(1, {}, res.accounts, {}, b"", seen=res.seen))
+        return res
+
+    first = "2026-04-10T12:00:00+08:00"
+    day = to_ms(first) // DAY_MS
+    batch(0, "r1", first)
+    assert store.seen_among(0, {A: {day: [record_key("r1")]}}) == {A: {day: {record_key("r1")}}}
+    assert day not in batch(1, "r2", "2026-04-11T12:00:00+08:00").seen[A].dropped  # 48 h
+    later = batch(2, "r3", "2026-04-13T18:00:00+08:00")
+    assert day in later.seen[A].dropped
+    assert store.seen_among(0, {A: {day: [record_key("r1")]}}) == {}
