@@ -1,24 +1,20 @@
 """The stream on a Redis Cluster of 3 masters: the same events and balances as
 `rater simulate`, and every commit atomic on one node (all its keys in one hash slot).
 
-The cluster is `scripts/redis.sh cluster-start` (127.0.0.1:7000-7002), started here
-when it does not already answer and stopped afterwards; `REDIS_CLUSTER_URL` points the
-test at another one.
+The cluster is `scripts/redis.sh cluster-start` on free ports (tests/faults/servers.py),
+of this module's own; `REDIS_CLUSTER_URL` points the test at another one.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import redis
 from redis.crc import key_slot
 
 from rater.catalog import load_catalog
@@ -32,40 +28,24 @@ from rater.stream.tools import account_keys, produce_commands, produce_usage, re
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
+from tests.faults.servers import start_cluster
 from tests.integration import streamkit
 from tests.integration.test_stream_vs_simulator import CATALOG, END, START, UNTIL, canon
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "redis.sh"
-URL = "redis://127.0.0.1:7000/0"
-
-
-def _cluster_ok(url: str) -> bool:
-    try:
-        info = redis.Redis.from_url(url, socket_timeout=2).cluster("info")
-    except (redis.RedisError, OSError):
-        return False
-    return bool(info.get("cluster_state") == "ok")
-
 
 @pytest.fixture(scope="module")
-def cluster_url() -> Iterator[str]:
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`REDIS_CLUSTER_URL`, or a cluster of this module's own on free ports (no other
+    test run that starts or stops one can take it away mid-test), removed afterwards."""
     env = os.environ.get("REDIS_CLUSTER_URL")
     if env:
         yield env
         return
-    started = not _cluster_ok(URL)
-    if started:
-        done = subprocess.run(
-            [str(SCRIPT), "cluster-start", "--fresh"], capture_output=True, text=True, timeout=180
-        )
-        if done.returncode != 0:
-            pytest.fail(f"scripts/redis.sh cluster-start failed: {done.stderr[-2000:]}")
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
     try:
-        yield URL
+        yield cluster.url
     finally:
-        if started:
-            subprocess.run([str(SCRIPT), "cluster-stop"], capture_output=True, timeout=60)
+        cluster.remove()
 
 
 class SlotCheckingStore(RedisStore):
@@ -84,8 +64,10 @@ class SlotCheckingStore(RedisStore):
 
 
 def test_the_stream_on_a_cluster_equals_the_simulator_and_commits_in_one_slot(
-    kafka_bootstrap: str, cluster_url: str
+    kafka_bootstrap: str, cluster_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("REDIS_URL", "RATER_REDIS_URL"):  # the cluster, not the shared server
+        monkeypatch.delenv(name, raising=False)
     catalog = load_catalog(CATALOG)
     subs = gen_subscribers(catalog, 300, START - 35 * 86_400_000, seed=17)
     commands = to_commands(parse_subscribers({"subscribers": subs}))
