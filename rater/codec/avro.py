@@ -25,21 +25,19 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any, Final, Generic, TypeVar, get_args
+from typing import Any, Final, Generic, TypeVar, get_args
 
 import fastavro
 from fastavro.read import SchemaResolutionError
 
 from rater.codec import _binary, errors
 from rater.codec._binary import BytesLike
-from rater.codec.deadletter import DeadLetter
-from rater.codec.errors import BadInput, DecodeError, EncodeError, ErrorClass, SchemaError
-from rater.codec.kinds import EVENT_CLASS
+from rater.codec.errors import DecodeError, EncodeError, ErrorClass, SchemaError
+from rater.codec.kinds import EVENT_CLASS, DeadLetter
 from rater.core import events as ev
 from rater.core import inputs as inp
 from rater.core.events import Event
@@ -353,45 +351,3 @@ def decode_event(kind: str | type[Event], b: BytesLike) -> Event:
         raise ValueError(f"unknown event kind {kind!r}") from None
     result: Event = dec(b)
     return result
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def read_usage_container(
-    fo: IO[bytes], source: str, on_bad: Callable[[BadInput], None]
-) -> Iterator[UsageRecord]:
-    """Usage records from an Avro object container file (any codec fastavro reads),
-    written with this or a compatible version of the usage schema (resolved by Avro's
-    rules). Each record gets the same checks as a JSON line (`jsonl.usage_from_json`);
-    a bad one is reported to `on_bad` with its 1-based position in the file and skipped.
-    A file that cannot be read on (bad header, incompatible schema, corrupt block) is
-    reported once, at the record where reading stopped. Offline path: not optimised."""
-    from rater.codec.jsonl import usage_from_json  # jsonl derives its shapes from this module
-
-    try:
-        records = iter(fastavro.reader(fo, reader_schema=USAGE._plain))
-    except Exception as exc:  # fastavro raises many types on a bad header
-        on_bad(BadInput(source, 0, f"not an Avro container file: {type(exc).__name__}: {exc}"))
-        return
-    n = 0
-    while True:
-        n += 1
-        try:
-            datum = next(records)
-        except StopIteration:
-            return
-        except Exception as exc:  # a corrupt block or an incompatible writer schema
-            on_bad(BadInput(source, n, f"cannot read on: {type(exc).__name__}: {exc}"))
-            return
-        if not isinstance(datum, dict):
-            on_bad(BadInput(source, n, f"not a record: {type(datum).__name__}"))
-            continue
-        for k, v in datum.items():
-            if isinstance(v, datetime):  # the file's schema has logical types
-                datum[k] = (v - _EPOCH) // _MS
-        try:
-            yield usage_from_json(datum)
-        except DecodeError as exc:
-            on_bad(BadInput(source, n, str(exc)))

@@ -11,10 +11,12 @@ describe the whole original payload, so a cut one can be matched with the origin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
+from rater.codec.avro import encode_dead_letter
 from rater.codec.errors import DecodeError, ErrorClass, clip_text
+from rater.codec.kinds import DeadLetter as DeadLetter
 
 __all__ = [
     "MAX_DEAD_LETTER_BYTES",
@@ -34,24 +36,6 @@ MAX_KEY_BYTES: Final = 1_024  # keys are msisdns or account keys: far shorter
 # the smallest `max_bytes` accepted: the capped error (at most ~4 KB of UTF-8), the capped
 # key and the fixed fields always fit, with room for some payload
 MIN_DEAD_LETTER_BYTES: Final = 16_384
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    payload: bytes  # the original message value (wire header included), cut if `truncated`
-    key: bytes | None  # the original key, at most its first MAX_KEY_BYTES bytes
-    source_topic: str
-    source_partition: int
-    source_offset: int
-    error_class: str  # an ErrorClass value (a str, so that new classes need no schema change)
-    error: str  # human-readable, at most MAX_ERROR_CHARS chars + a "... (N chars)" marker
-    # the original message's timestamp, epoch ms UTC, as the broker gave it (offline: the
-    # record's event time, or 0 when unknown); not the time of dead-lettering, so that a
-    # dead letter depends only on its input
-    timestamp: int
-    payload_length: int  # length of the whole original payload in bytes
-    payload_sha256: str  # SHA-256 of the whole original payload, lowercase hex
-    truncated: bool  # `payload` holds only the first bytes of the original payload
 
 
 def _varint_size(n: int) -> int:
@@ -110,8 +94,6 @@ def dead_letter_for(
     )
     # the size without the payload: encode with an empty one (dead letters are rare, and
     # the real encoder keeps this right whatever fields the schema gains)
-    from rater.codec.avro import encode_dead_letter  # avro imports this module
-
     fixed = len(encode_dead_letter(replace(letter, payload=b""))) - 1
     room = max_bytes - fixed  # for the payload's length varint and its bytes
     if room < 1:

@@ -34,7 +34,7 @@ def read_usage(
         head = f.read(4)
         f.seek(0)
         if head == b"Obj\x01":
-            from rater.codec.avro import read_usage_container
+            from rater.codec.container import read_usage_container
 
             bad: list[BadInput] = []
             for rec in read_usage_container(f, str(path), bad.append):

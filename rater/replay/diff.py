@@ -5,7 +5,7 @@ Only charge events carry money, so only they are summed; every other event is co
 and the days, never the events: one small integer array per subscriber and one per
 local day, whatever the length of the run.
 
-What `write_diff` writes to the output folder (money is integer fen everywhere):
+What `rater.replay.files.write_diff` writes to the output folder (money is integer fen everywhere):
 
 - `diff.csv`: `msisdn,kind,issued_fen,rerated_fen,diff_fen`, one row per subscriber
   and charge kind whose issued or re-rated sum is not zero, sorted by msisdn then kind
@@ -221,14 +221,3 @@ def write_by_day_csv(path: Path, diff: Diff) -> None:
             if not amounts.is_zero:
                 w.writerow(["TOTAL", kind.value, *_figures(amounts)])
         w.writerow(["TOTAL", "ALL", *_figures(diff.total)])
-
-
-def write_diff(out_dir: Path, diff: Diff, title: str = "Replay: issued against re-rated") -> None:
-    """Writes `diff.csv`, `diff-by-day.csv` and `report.html` into `out_dir` (created
-    when missing)."""
-    from rater.replay.html import write_report
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_diff_csv(out_dir / "diff.csv", diff)
-    write_by_day_csv(out_dir / "diff-by-day.csv", diff)
-    write_report(out_dir / "report.html", diff, title)

@@ -274,7 +274,7 @@ def _diff(plan: Plan, res: Result) -> None:
     diff = res.summary.diff
     if plan.issued is None or diff is None:
         return
-    from rater.replay.diff import write_diff
+    from rater.replay.files import write_diff
 
     for e in plan.window.events(plan.issued.read()):
         diff.add_issued(e)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from rater.catalog import load_catalog
-from rater.replay.diff import diff_files, write_diff
+from rater.replay.diff import diff_files
+from rater.replay.files import write_diff
 from rater.replay.html import yuan
 from tests.unit.replay.test_diff_examples import EX, OFFSET_MS, overage_at_30, simulate
 

@@ -11,8 +11,9 @@ including inside a module-level `try` or `if`. Two kinds are left out on purpose
   fail at import time and is the standard way to name a type across modules;
 * imports inside a function run when it is called, after every module has loaded.
 
-Both are listed by `deferred_edges` so that a reader can see them; a cycle through
-them is a smell but not a bug, and this test does not forbid it.
+Both are listed by `deferred_edges` so that a reader can see them. A cycle closed by
+an import inside a function does not fail at import time, but it is a cycle all the
+same: a second test forbids those too (`runtime_graph`).
 """
 
 from __future__ import annotations
@@ -78,46 +79,52 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
 
 
 def _walk(
-    body: list[ast.stmt], *, deferred: bool
-) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
-    """Every import statement of `body`, with whether it is deferred (under
-    TYPE_CHECKING or inside a function)."""
+    body: list[ast.stmt], *, why: str = ""
+) -> Iterator[tuple[ast.Import | ast.ImportFrom, str]]:
+    """Every import statement of `body`, with why it is deferred: "" (it runs when the
+    module is imported), "type" (under TYPE_CHECKING) or "function" (inside one)."""
     for stmt in body:
         if isinstance(stmt, ast.Import | ast.ImportFrom):
-            yield stmt, deferred
+            yield stmt, why
         elif isinstance(stmt, ast.If):
-            yield from _walk(stmt.body, deferred=deferred or _is_type_checking(stmt.test))
-            yield from _walk(stmt.orelse, deferred=deferred)
+            yield from _walk(stmt.body, why=why or ("type" if _is_type_checking(stmt.test) else ""))
+            yield from _walk(stmt.orelse, why=why)
         elif isinstance(stmt, ast.Try):
             for block in (stmt.body, stmt.orelse, stmt.finalbody):
-                yield from _walk(block, deferred=deferred)
+                yield from _walk(block, why=why)
             for handler in stmt.handlers:
-                yield from _walk(handler.body, deferred=deferred)
+                yield from _walk(handler.body, why=why)
         elif isinstance(stmt, ast.With):
-            yield from _walk(stmt.body, deferred=deferred)
+            yield from _walk(stmt.body, why=why)
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             is_function = not isinstance(stmt, ast.ClassDef)
-            yield from _walk(stmt.body, deferred=deferred or is_function)
+            yield from _walk(stmt.body, why=why or ("function" if is_function else ""))
 
 
-def _edges(*, deferred: bool) -> dict[str, set[str]]:
+def _edges(*kinds: str) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {name: set() for name in MODULES}
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node, is_deferred in _walk(tree.body, deferred=False):
-            if is_deferred == deferred:
+        for node, why in _walk(tree.body):
+            if why in kinds:
                 graph[name].update(t for t in _targets(name, node) if t != name)
     return graph
 
 
 def import_graph() -> dict[str, set[str]]:
     """Module -> the modules of rater/ it imports when it is imported."""
-    return _edges(deferred=False)
+    return _edges("")
 
 
 def deferred_edges() -> dict[str, set[str]]:
     """Module -> the modules it imports only under TYPE_CHECKING or inside a function."""
-    return _edges(deferred=True)
+    return _edges("type", "function")
+
+
+def runtime_graph() -> dict[str, set[str]]:
+    """Module -> the modules it imports at any time it runs (inside functions too; only
+    the TYPE_CHECKING imports, for annotations, left out)."""
+    return _edges("", "function")
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -156,6 +163,13 @@ def test_the_graph_sees_imports() -> None:
 def test_no_import_cycles() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle in rater/: " + " -> ".join(cycle or [])
+
+
+def test_no_import_cycles_through_imports_inside_functions_either() -> None:
+    """A function-level import that closes a cycle is a cycle all the same (it only
+    hides from the import-time check): none either."""
+    cycle = find_cycle(runtime_graph())
+    assert cycle is None, "import cycle in rater/ (via a function): " + " -> ".join(cycle or [])
 
 
 def _lines(path: Path) -> int:

@@ -11,6 +11,7 @@ import fastavro
 import pytest
 
 from rater.codec import avro
+from rater.codec.container import read_usage_container
 from rater.codec.jsonl import BadInput
 from rater.core import inputs as inp
 
@@ -32,7 +33,7 @@ def container(schema: Any, datums: list[dict[str, Any]], codec: str = "null") ->
 
 def read(buf: io.BytesIO) -> tuple[list[inp.UsageRecord], list[BadInput]]:
     bad: list[BadInput] = []
-    return list(avro.read_usage_container(buf, "f.avro", bad.append)), bad
+    return list(read_usage_container(buf, "f.avro", bad.append)), bad
 
 
 @pytest.mark.parametrize("codec", ["null", "deflate"])

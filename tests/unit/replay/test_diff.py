@@ -19,7 +19,8 @@ from rater.core.events import (
     Unit,
 )
 from rater.core.inputs import UsageType
-from rater.replay.diff import Amounts, Diff, diff_events, write_diff
+from rater.replay.diff import Amounts, Diff, diff_events
+from rater.replay.files import write_diff
 from rater.replay.html import render_report, yuan
 
 OFFSET_MS = 8 * 3_600_000  # Asia/Shanghai

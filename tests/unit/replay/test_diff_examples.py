@@ -15,7 +15,8 @@ from rater.catalog.model import Catalog
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.jobs.offline import rate_offline, read_usage
-from rater.replay.diff import Amounts, diff_files, write_diff
+from rater.replay.diff import Amounts, diff_files
+from rater.replay.files import write_diff
 from rater.subscribers import load_subscribers, to_commands
 
 EX = Path(__file__).resolve().parents[3] / "examples"
