@@ -8,6 +8,7 @@ var/fuzz/crashes/ and the command that reproduces it. The longer run: `make fuzz
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,13 @@ class Run:
         return re.findall(r"Test unit written to (\S+)", self.output)
 
 
+def _rss_limit_mb() -> int:
+    """RSS_LIMIT_MB above this process's own peak: on Linux a child's peak RSS starts at
+    its parent's (getrusage's maxrss is kept across fork and exec), and libFuzzer checks
+    the peak, so a test process grown big by earlier tests would fail every target."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 + RSS_LIMIT_MB
+
+
 def command(target: str, corpus: Path) -> list[str]:
     return [
         sys.executable,
@@ -59,7 +67,7 @@ def command(target: str, corpus: Path) -> list[str]:
         f"-seed={SEED}",
         f"-max_len={MAX_LEN}",
         f"-timeout={TIMEOUT_S}",
-        f"-rss_limit_mb={RSS_LIMIT_MB}",
+        f"-rss_limit_mb={_rss_limit_mb()}",
         f"-artifact_prefix={CRASHES}/{target}-",
         "-print_final_stats=1",
     ]
