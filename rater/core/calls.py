@@ -5,8 +5,7 @@ the plan's price per minute."""
 from __future__ import annotations
 
 from rater.core.allowance import take
-from rater.core.cycles import DAY_MS
-from rater.core.events import ChargeKind, Draw, Event, Unit, new_charge
+from rater.core.events import ChargeKind, Draw, Event, Unit, new_charge, record_event_id
 from rater.core.inputs import Direction, UsageRecord, UsageType
 from rater.core.money import call_minutes
 from rater.core.reasons import call_reason
@@ -37,7 +36,7 @@ def rate_call(rt: Runtime, out: list[Event], line: Line, rec: UsageRecord) -> No
     # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
         new_charge(
-            f"charge:{line.msisdn}:{line.cycle_id}:{rec.start_time // DAY_MS}:{rec.record_id}",
+            record_event_id("charge", line.msisdn, line.cycle_id, rec),
             line.msisdn,
             line.account,
             t,

@@ -7,8 +7,15 @@ from __future__ import annotations
 from rater.catalog.model import PackKind
 from rater.core import draw, throttling
 from rater.core.allowance import take
-from rater.core.cycles import DAY_MS
-from rater.core.events import ChargeKind, Draw, Event, ThrottleReason, Unit, new_charge
+from rater.core.events import (
+    ChargeKind,
+    Draw,
+    Event,
+    ThrottleReason,
+    Unit,
+    new_charge,
+    record_event_id,
+)
 from rater.core.inputs import SubscriberStatus, UsageRecord, UsageType
 from rater.core.money import overage_fen_to_date
 from rater.core.reasons import data_reason
@@ -78,7 +85,7 @@ def rate_data(
     # positional, in ChargeEvent's field order (new_charge skips the frozen __init__)
     out.append(
         new_charge(
-            f"charge:{line.msisdn}:{line.cycle_id}:{rec.start_time // DAY_MS}:{rec.record_id}",
+            record_event_id("charge", line.msisdn, line.cycle_id, rec),
             line.msisdn,
             line.account,
             t,

@@ -73,7 +73,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rater.core.inputs import UsageType
+from rater.core.inputs import UsageRecord, UsageType
 from rater.frozen import fast_constructor
 
 
@@ -218,3 +218,9 @@ Event = ChargeEvent | ThrottleEvent | NotificationEvent | UnratedEvent
 new_charge: Callable[..., ChargeEvent] = fast_constructor(ChargeEvent)
 new_draw: Callable[..., Draw] = fast_constructor(Draw)
 new_notification: Callable[..., NotificationEvent] = fast_constructor(NotificationEvent)
+
+
+def record_event_id(tag: str, msisdn: str, cycle: str, rec: UsageRecord) -> str:
+    """The id of a record's event (the table above): `{tag}:{L}:{C}:{s}:{r}`, `s` the UTC
+    day of its start; `tag` may carry fixed fields (`unrated:{L}:{C}:{reason}` has one)."""
+    return f"{tag}:{msisdn}:{cycle}:{rec.start_time // 86_400_000}:{rec.record_id}"

@@ -8,8 +8,7 @@ from __future__ import annotations
 from rater.catalog.decisions import RESTORE_ON_PACK_ORDER
 from rater.catalog.model import Pack, PackKind
 from rater.core import emit
-from rater.core.cycles import DAY_MS
-from rater.core.events import Event, ThrottleReason
+from rater.core.events import Event, ThrottleReason, record_event_id
 from rater.core.inputs import UsageRecord
 from rater.core.runtime import Runtime
 from rater.core.state import Line
@@ -27,7 +26,7 @@ def throttle(
         rt,
         out,
         line,
-        f"throttle:{line.msisdn}:{line.cycle_id}:{rec.start_time // DAY_MS}:{rec.record_id}",
+        record_event_id("throttle", line.msisdn, line.cycle_id, rec),
         rec.start_time,
         reason,
         speed_kbps,
