@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     batch_timeout_s: float = Field(0.2, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
+    # processes of `rater simulate` and `rater replay` (rater.jobs.shares); 0: one per
+    # CPU (at most one per partition) for an input of 4 MiB or more, else one
+    offline_workers: int = Field(0, ge=0)
     # A partition's usage waits for its commands (and back) to apply both in event-time
     # order; past this wait, what has arrived is applied (rater.pipeline.align).
     align_max_wait_ms: int = Field(2000, ge=0)

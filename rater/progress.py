@@ -6,9 +6,15 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from tqdm import tqdm
+
+
+class Reports(Protocol):
+    """What a job tells a progress display: bytes of input read, records done."""
+
+    def update(self, done: int, records: int) -> None: ...
 
 
 class Progress:

@@ -80,6 +80,15 @@ class Router:
             if isinstance(c, NewSubscriber):
                 self.directory[c.msisdn] = account_key(c)
 
+    def partition_of_line(self, msisdn: str) -> int:
+        """The partition of a line's usage (as `route` of its record), without the record:
+        a process rating a share of the partitions skips the others' lines unread."""
+        key = self.directory.get(msisdn, msisdn)
+        part = self._partition.get(key)
+        if part is None:
+            part = self._partition[key] = partition_of(key.encode(), self.partitions)
+        return part
+
     def route(self, item: UsageRecord | Command) -> tuple[str, int]:
         """(account key, partition) of an input."""
         if isinstance(item, NewSubscriber):

@@ -48,13 +48,22 @@ def simulate(
         int | None,
         typer.Option(min=1, help="partitions of the input topics to emulate (default: config)"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="processes sharing the partitions, same output (default: config "
+            "offline_workers; 0: one per CPU for a large input)",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rate files offline as the stream would: same checks, same order, same events.
     No Kafka, no Redis. Events as JSON lines."""
     from rater.core.engine import Rater
     from rater.jobs.files import CommandsError, in_time_order, read_commands
-    from rater.jobs.offline import simulate as run_sim
+    from rater.jobs.simulate import simulate as run_sim
+    from rater.jobs.shares import worker_count
 
     s = settings(config)
     refuse_bad_inputs(catalog, subscribers, commands)
@@ -73,17 +82,21 @@ def simulate(
     sink: IO[bytes] = out.open("wb") if out else tempfile.TemporaryFile()  # noqa: SIM115
     dead = dead_letters.open("wb") if dead_letters else None
     try:
-        summary, _ = run_sim(
+        parts = partitions or s.partitions
+        summary = run_sim(
             Rater(cat, s.duplicate_window_ms),
             cmds,
             usage,
             time_option(until),
             sink,
             dead,
-            partitions=partitions or s.partitions,
+            partitions=parts,
             topics=s.topics,
             max_future_ms=s.max_future_ms,
             gc_gen0_threshold=s.gc_gen0_threshold,
+            workers=worker_count(
+                s.offline_workers if workers is None else workers, parts, usage.stat().st_size
+            ),
         )
         if not out:
             sink.seek(0)

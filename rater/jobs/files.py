@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
 
 import orjson
 
@@ -17,12 +17,18 @@ from rater.core.inputs import Command, Tick, UsageRecord
 
 
 class Reading:
-    """Bytes of an input file read so far (for the progress bar)."""
+    """Bytes of an input file read so far (for the progress bar), and, in a process that
+    rates a share of the partitions (`rater.jobs.shares`), which lines are its own."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.total = path.stat().st_size if path.is_file() else None
         self.done = 0
+        # the line's MSISDN (None if it has none that can be read) -> rated here?
+        self.owns: Callable[[str | None], bool] | None = None
+
+
+SKIPPED: Final = None  # a line another process of the run rates (`Reading.owns`)
 
 
 def read_usage(
@@ -30,6 +36,22 @@ def read_usage(
 ) -> Iterator[UsageRecord | tuple[BadInput, bytes]]:
     """Usage as JSON lines or as an Avro container file; a line that cannot be read is
     yielded as (why, its raw bytes), in its place."""
+    return cast(Iterator[UsageRecord | tuple[BadInput, bytes]], _read(path, reading, None))
+
+
+def read_usage_share(
+    path: Path, reading: Reading
+) -> Iterator[UsageRecord | tuple[BadInput, bytes] | None]:
+    """`read_usage` for a process rating a share of the partitions: a line of another
+    share (`Reading.owns`, set once the job knows its router) is SKIPPED, unread, so
+    that every process counts the same lines."""
+    return _read(path, reading, reading)
+
+
+def _read(
+    path: Path, reading: Reading | None, shared: Reading | None
+) -> Iterator[UsageRecord | tuple[BadInput, bytes] | None]:
+    owns = shared.owns if shared is not None else None
     with path.open("rb") as f:
         head = f.read(4)
         f.seek(0)
@@ -38,10 +60,12 @@ def read_usage(
 
             bad: list[BadInput] = []
             for rec in read_usage_container(f, str(path), bad.append):
-                yield from ((b, b"") for b in bad)
+                for b in bad:
+                    yield (b, b"") if owns is None or owns(None) else SKIPPED
                 bad.clear()
-                yield rec
-            yield from ((b, b"") for b in bad)
+                yield rec if owns is None or owns(rec.msisdn) else SKIPPED
+            for b in bad:
+                yield (b, b"") if owns is None or owns(None) else SKIPPED
             return
         done = 0
         loads = orjson.loads
@@ -52,9 +76,18 @@ def read_usage(
             if not raw.strip():
                 continue
             try:
-                yield usage_from_json(loads(raw))
+                obj = loads(raw)
+                if owns is not None:
+                    msisdn = obj.get("msisdn") if type(obj) is dict else None
+                    if not owns(msisdn if type(msisdn) is str else None):
+                        yield SKIPPED
+                        continue
+                yield usage_from_json(obj)
             except orjson.JSONDecodeError as e:
-                yield BadInput(str(path), n, f"not JSON: {e}"), raw
+                if owns is None or owns(None):
+                    yield BadInput(str(path), n, f"not JSON: {e}"), raw
+                else:
+                    yield SKIPPED
             except DecodeError as e:
                 yield BadInput(str(path), n, str(e)), raw
         if reading is not None:

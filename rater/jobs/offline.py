@@ -25,11 +25,9 @@ The files are read and written by `rater.jobs.files`, the summary is
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 from rater.codec.deadletter import dead_letter_for
@@ -38,7 +36,6 @@ from rater.codec.jsonl import BadInput, event_line_bytes
 from rater.config import Topics
 from rater.core.engine import Rater
 from rater.core.inputs import Command, Tick, UsageRecord
-from rater.gc_tuning import tune_gc
 from rater.jobs.files import (
     CommandsError,
     Reading,
@@ -46,12 +43,13 @@ from rater.jobs.files import (
     read_commands,
     read_usage,
 )
+from rater.jobs.shares import SegmentLog, Share
 from rater.jobs.summary import Summary
 from rater.pipeline.align import Arrival
 from rater.pipeline.batch import BatchRater, PoisonInput
 from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun
-from rater.progress import Progress
+from rater.progress import Reports
 from rater.routing import Router
 from rater.store.base import Store
 from rater.store.memory import MemoryStore
@@ -65,7 +63,6 @@ __all__ = [
     "rate_offline",
     "read_commands",
     "read_usage",
-    "simulate",
 ]
 
 
@@ -88,6 +85,10 @@ class OfflineRun:
     # inputs the core raised on in an earlier attempt, by (topic, partition, offset):
     # dead-lettered in their place this time (see rate_offline)
     poison: dict[tuple[str, int, int], PoisonInput] = field(default_factory=dict)
+    # the partitions this process rates, and where its outputs' segments start, when
+    # several processes share the run (`rater.jobs.shares`); None: all of them
+    share: Share | None = None
+    segments: SegmentLog | None = None
 
     def __post_init__(self) -> None:
         self.rated_into: Store = self.target if self.target is not None else self.store
@@ -114,6 +115,20 @@ class OfflineRun:
         ]
         self._next_offset: dict[tuple[str, int], int] = {}
         self._now = int(time.time() * 1000)
+        self.flushes = 0  # the segment key's first part (`rater.jobs.shares`)
+
+    def owns(self, partition: int) -> bool:
+        """Whether this process rates `partition` (all of them unless shared)."""
+        return self.share is None or self.share.owns(partition)
+
+    def owns_line(self, msisdn: str | None) -> bool:
+        """Whether this process rates the usage of `msisdn` (`Reading.owns`); a line
+        with no MSISDN that can be read belongs to the first share."""
+        if self.share is None:
+            return True
+        if msisdn is None:
+            return self.share.index == 0
+        return self.share.owns(self.router.partition_of_line(msisdn))
 
     def _message(self, topic: str, partition: int, key: str | None, ts: int) -> InMessage:
         at = (topic, partition)
@@ -130,10 +145,13 @@ class OfflineRun:
         for cmd in commands:
             if isinstance(cmd, Tick):
                 for run in self.runs:
-                    m = self._message(topic, run.n, None, cmd.time)
-                    run.push_arrival(self._checked(m, cmd, None), usage)
+                    if self.owns(run.n):
+                        m = self._message(topic, run.n, None, cmd.time)
+                        run.push_arrival(self._checked(m, cmd, None), usage)
                 continue
-            key, part = self.router.route(cmd)
+            key, part = self.router.route(cmd)  # learns the directory: every share routes
+            if not self.owns(part):
+                continue
             m = self._message(topic, part, key, cmd.time)
             self.runs[part].push_arrival(self._checked(m, cmd, key), usage)
 
@@ -175,11 +193,13 @@ class OfflineRun:
 
     def usage(
         self,
-        records: Iterable[UsageRecord | tuple[BadInput, bytes]],
-        progress: Progress | None = None,
+        records: Iterable[UsageRecord | tuple[BadInput, bytes] | None],
+        progress: Reports | None = None,
         reading: Reading | None = None,
     ) -> None:
-        """Rate the usage in chunks, each applied before the next is read."""
+        """Rate the usage in chunks of `chunk` lines, each applied before the next is
+        read. Every line counts, unreadable or another share's (None, `SKIPPED`), so
+        that the chunks are the same lines however many processes share the run."""
         topic = self.topics.usage
         route = self.router.route
         checked = self.batch.checked
@@ -187,18 +207,16 @@ class OfflineRun:
         runs = self.runs
         now = self._now
         poison = self.poison
-        n = 0
-        for rec in records:
-            if type(rec) is not UsageRecord:
+        for n, rec in enumerate(records, start=1):
+            if type(rec) is UsageRecord:
+                key, part = route(rec)
+                m = message(topic, part, key, rec.start_time)
+                if poison and m[:3] in poison:
+                    runs[part].push_arrival(self._checked(m, rec, key), topic)
+                else:
+                    runs[part].push_arrival(checked(m, rec, key, now), topic)
+            elif rec is not None:
                 self._bad_line(*rec)  # type: ignore[misc]
-                continue
-            key, part = route(rec)
-            m = message(topic, part, key, rec.start_time)
-            if poison and m[:3] in poison:
-                runs[part].push_arrival(self._checked(m, rec, key), topic)
-            else:
-                runs[part].push_arrival(checked(m, rec, key, now), topic)
-            n += 1
             if n % self.chunk == 0:
                 self._flush(usage_done=False)
                 if progress is not None and reading is not None:
@@ -214,6 +232,8 @@ class OfflineRun:
 
     def _bad_line(self, bad: BadInput, raw: bytes) -> None:
         self.summary.bad_lines += 1
+        if self.segments is not None:
+            self.segments.mark((self.flushes, 0, bad.line))
         if self.dead_out is not None:
             dl = dead_letter_for(
                 raw,
@@ -237,6 +257,8 @@ class OfflineRun:
             )
             if prepared is None:
                 continue
+            if self.segments is not None:
+                self.segments.mark((self.flushes, 1 + run.n, 0))
             cold = store.commit(run.n, prepared.commit)
             run.committed(prepared, cold)
             res = prepared.result
@@ -248,21 +270,26 @@ class OfflineRun:
             if self.dead_out is not None:
                 for dl in res.dead:
                     self.dead_out.write(dead_letter_json(dl))
+        self.flushes += 1
+
+
+Usage = Iterable[UsageRecord | tuple[BadInput, bytes] | None]
 
 
 def rate_offline(
     rater: Rater,
     commands: Iterable[Command | Tick],
-    usage: Iterable[UsageRecord | tuple[BadInput, bytes]]
-    | Callable[[], Iterable[UsageRecord | tuple[BadInput, bytes]]],
+    usage: Usage | Callable[[], Usage],
     until: int | None,
     events_out: IO[bytes],
     dead_out: IO[bytes] | None = None,
     partitions: int = 4,
     topics: Topics | None = None,
     max_future_ms: int = 24 * 3_600_000,
-    progress: Progress | None = None,
+    progress: Reports | None = None,
     reading: Reading | None = None,
+    share: Share | None = None,
+    segments: SegmentLog | None = None,
 ) -> tuple[Summary, MemoryStore]:
     """Commands (in time order), the usage, and a closing tick at `until`, rated as the
     stream rates them once they are all on the topics.
@@ -271,7 +298,10 @@ def rate_offline(
     dead-lettered in its place (RATING_ERROR), as the stream re-rates its batch: the
     offline store keeps the accounts it rates, not copies, so the half-changed account
     cannot be restored otherwise. The outputs must then be rewindable (a file), and
-    `usage` readable again (a list, or a function that reads it anew)."""
+    `usage` readable again (a list, or a function that reads it anew).
+
+    `share`: rate only these partitions (a process of `rater.jobs.shares`); `reading`
+    then learns which lines are this process's own."""
     commands = list(commands)
     poison: dict[tuple[str, int, int], PoisonInput] = {}
     while True:
@@ -283,7 +313,11 @@ def rate_offline(
             partitions=partitions,
             max_future_ms=max_future_ms,
             poison=poison,
+            share=share,
+            segments=segments,
         )
+        if reading is not None and share is not None:
+            reading.owns = job.owns_line
         records = usage() if callable(usage) else usage
         try:
             # the closing tick goes with the commands: applied at its time among the
@@ -293,43 +327,12 @@ def rate_offline(
             return job.summary, job.store
         except PoisonInput as p:
             m = p.arrival.msg
-            if m[:3] in poison or iter(records) is records:
+            if m[:3] in poison or (not callable(usage) and iter(usage) is usage):
                 raise
             poison[(m.topic, m.partition, m.offset)] = p
+            if segments is not None:
+                segments.clear()
             for out in (events_out, dead_out):
                 if out is not None:
                     out.seek(0)
                     out.truncate()
-
-
-def simulate(
-    rater: Rater,
-    commands: list[Command | Tick],
-    usage_path: Path,
-    until: int | None,
-    events_out: IO[bytes],
-    dead_out: IO[bytes] | None = None,
-    partitions: int = 4,
-    topics: Topics | None = None,
-    progress: bool = True,
-    max_future_ms: int = 24 * 3_600_000,
-    gc_gen0_threshold: int = 50_000,
-) -> tuple[Summary, MemoryStore]:
-    """`rater simulate`: commands, the usage file, the closing tick; progress on stderr."""
-    tune_gc(gc_gen0_threshold)  # as `rater run` does: the catalog and commands frozen
-    reading = Reading(usage_path)
-    show = progress and "PYTEST_VERSION" not in os.environ
-    with Progress(f"rating {usage_path.name}", reading.total, enabled=show) as bar:
-        return rate_offline(
-            rater,
-            commands,
-            lambda: read_usage(usage_path, reading),
-            until,
-            events_out,
-            dead_out,
-            partitions,
-            topics,
-            max_future_ms,
-            bar,
-            reading,
-        )

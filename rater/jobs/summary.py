@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from rater.core.events import (
     ChargeEvent,
@@ -35,6 +35,19 @@ class Summary:
     unrated: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
     events: int = 0
+
+    @classmethod
+    def merged(cls, parts: Iterable[Summary]) -> Summary:
+        """The summary of a run shared by several processes (`rater.jobs.shares`)."""
+        total = cls()
+        for p in parts:
+            for f in fields(cls):
+                mine, theirs = getattr(total, f.name), getattr(p, f.name)
+                if isinstance(mine, Counter):
+                    mine.update(theirs)
+                else:
+                    setattr(total, f.name, mine + theirs)
+        return total
 
     def add(self, res: BatchResult, usage_topic: str) -> None:
         self.records += res.outcomes[(usage_topic, "applied")]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rater.catalog import load_catalog
 from rater.core.engine import Rater
-from rater.jobs.offline import simulate
+from rater.jobs.simulate import simulate
 from rater.subscribers import load_subscribers, to_commands
 from tests.unit.replay.kit import (
     CATALOG,
