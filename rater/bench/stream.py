@@ -52,6 +52,7 @@ from rater.bench.latency import Latency, _in_thread, _measure_latency
 from rater.bench.passthrough import Passthrough
 from rater.bench.probes import (
     _pressure,
+    _rate,
     _servers,
 )
 from rater.bench.report import _settings_lines, _summary
@@ -61,9 +62,10 @@ from rater.catalog.model import Catalog
 from rater.codec import avro
 from rater.config import Settings, Topics, load_settings
 from rater.core.engine import Rater
-from rater.core.inputs import UsageRecord
+from rater.core.inputs import Command, UsageRecord
 from rater.gc_tuning import tune_gc
 from rater.store.redis import settings_client
+from rater.stream.bulk import bulk_load
 from rater.stream.kafka import (
     ensure_topics,
 )
@@ -125,6 +127,8 @@ class Options:
     processes: int = 4  # > 1: also drain the backlog with this many processes
     rounds: int = 3  # of the N-process phase (rater, then passthrough), for medians
     partitions: int = PARTITIONS
+    bulk_load: bool = True  # phase 1 by `rater load --bulk` (False: rater run applies them)
+    bulk_workers: int = 2  # processes of the bulk load
 
 
 def bench_settings(base: Settings, run_id: str, opts: Options) -> Settings:
@@ -215,11 +219,16 @@ def _run(
 ) -> None:
     store = TimedStore(rclient, s.namespace)
 
-    # 1. subscribers as commands, applied by the rater
+    # 1. subscribers as commands: loaded in bulk (rater load --bulk) or applied by the
+    # rater as they come; then the catch-up tick, applied by the rater
     subs = gen_subscribers(catalog, opts.subscribers, START - 40 * 86_400_000)
     cmds = to_commands(parse_subscribers({"subscribers": subs}))
     keys = account_keys(cmds)
-    produce_commands(s, cmds)
+    tune_gc(s.gc_gen0_threshold)  # as `rater run` and `rater load` do
+    if opts.bulk_load:
+        _bulk(opts, s, catalog, store, cmds, out)
+    else:
+        produce_commands(s, cmds)
     if opts.catch_up_tick:
         # A live system ticks daily: without this, each subscriber's first record also
         # catches up weeks of daily fees since activation (~30 extra fee events each).
@@ -227,9 +236,14 @@ def _run(
     loader = TimedRater(s, Rater(catalog, s.duplicate_window_ms), store)
     _measured(lambda: loader.run(drain=True), loader.timing, rclient, None)
     out(
-        f"subscribers: {opts.subscribers:,} ({len(cmds):,} commands"
-        + (", then a tick at the workload's start" if opts.catch_up_tick else "")
-        + f") applied in {loader.timing.total_s:.2f} s "
+        f"subscribers: {opts.subscribers:,} ("
+        + ("the tick" if opts.bulk_load else f"{len(cmds):,} commands")
+        + (
+            (", then a tick at the workload's start" if not opts.bulk_load else "")
+            if opts.catch_up_tick
+            else ""
+        )
+        + f") applied by the rater in {loader.timing.total_s:.2f} s "
         f"(group join {loader.timing.join_s:.2f} s)"
     )
     for par in pars:
@@ -345,6 +359,26 @@ def _run(
     # summary
     out("")
     out(_summary(s, rater_t, pt_t, rater_lat, pt_lat, rounds, opts.processes))
+
+
+def _bulk(
+    opts: Options,
+    s: Settings,
+    catalog: Catalog,
+    store: TimedStore,
+    cmds: list[Command],
+    out: Callable[[str], None],
+) -> None:
+    """Phase 1 by `rater load --bulk`: sent, rated and written, timed."""
+    t0 = time.perf_counter()
+    res = bulk_load(s, Rater(catalog, s.duplicate_window_ms), store, cmds, opts.bulk_workers)
+    took = time.perf_counter() - t0
+    out(
+        f"subscribers: {opts.subscribers:,} loaded in bulk in {took:.2f} s -> "
+        f"{_rate(opts.subscribers, took):,.0f} subscribers/s ({res.commands:,} commands "
+        f"sent in {res.seconds['send']:.2f} s, rated and written by {opts.bulk_workers} "
+        f"processes in {res.seconds['apply']:.2f} s, {res.outputs:,} events)"
+    )
 
 
 def _cycle(records: list[UsageRecord]) -> Iterator[UsageRecord]:

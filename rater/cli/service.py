@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from rater.cli.common import (
     setup_logging,
     time_option,
 )
+from rater.config import Settings
+from rater.core.inputs import Command
 from rater.subscribers import SubscribersError, load_subscribers, to_commands
 
 
@@ -69,6 +72,16 @@ def load(
     subscribers: SubsOpt,
     config: ConfigOpt = None,
     catalog: Annotated[Path | None, typer.Option(help="catalog YAML (overrides config)")] = None,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            help="a new deployment only: also rate the commands and write their state, "
+            "events and offsets at once, so that rater run starts with them applied"
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="--bulk: processes sharing the partitions")
+    ] = 1,
 ) -> None:
     """Turn a subscribers file into commands on the command topic (the bootstrap)."""
     from rater.stream.tools import produce_commands
@@ -79,9 +92,32 @@ def load(
         cmds = to_commands(load_subscribers(subscribers))
     except SubscribersError as e:
         fail(str(e))
+    if bulk:
+        _bulk_load(s, cmds, workers)
+        return
     with progress(f"loading {subscribers.name}", None) as bar:
         n = produce_commands(s, cmds, lambda k: bar.update(k, k))
     typer.echo(f"{n} commands for {subscribers} sent to {s.topics.commands}")
+
+
+def _bulk_load(s: Settings, cmds: list[Command], workers: int) -> None:
+    from rater.core.engine import Rater
+    from rater.gc_tuning import tune_gc
+    from rater.store.redis import RedisStore, first_contact, settings_client
+    from rater.stream.bulk import bulk_load
+
+    client = settings_client(s)
+    first_contact(client, s.redis_url.get_secret_value())
+    rater = Rater(load_catalog(s.catalog), s.duplicate_window_ms)
+    tune_gc(s.gc_gen0_threshold)
+    t0 = time.perf_counter()
+    res = bulk_load(s, rater, RedisStore(client, s.namespace), cmds, workers)  # or Refused
+    took = time.perf_counter() - t0
+    typer.echo(
+        f"{res.commands} commands sent to {s.topics.commands} and applied in {took:.1f} s "
+        f"({len(cmds) / max(took, 1e-9):.0f} commands/s): {res.outputs} events, "
+        f"{res.partitions} partitions"
+    )
 
 
 def produce(

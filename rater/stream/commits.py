@@ -45,6 +45,38 @@ class Committing:
     records: int  # input messages applied
 
 
+def produce_messages(producer: Producer, msgs: list[OutMessage], chunk: int = 10_000) -> None:
+    """Queue the messages in the open transaction, in order within each topic.
+
+    `produce_batch` per topic costs half of one `produce()` call per message. If
+    librdkafka's queue fills up, the messages it refused (always the tail) are
+    retried once it has sent some; any other refusal fails the batch, which is then
+    aborted and redone."""
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for topic, key, value in msgs:
+        batch = by_topic.get(topic)
+        if batch is None:
+            batch = by_topic[topic] = []
+        batch.append({"key": key, "value": value})
+    for topic, batch in by_topic.items():
+        for i in range(0, len(batch), chunk):
+            todo = batch[i : i + chunk]
+            while todo:
+                sent = producer.produce_batch(topic, todo)
+                if sent == len(todo):
+                    break
+                refused = [m for m in todo if "_error" in m]
+                if todo[-len(refused) :] != refused or any(
+                    m["_error"].code() != KafkaError._QUEUE_FULL for m in refused
+                ):
+                    raise KafkaException(f"produce to {topic} refused: {refused[0]['_error']}")
+                for m in refused:
+                    del m["_error"]
+                producer.poll(0.05)
+                todo = refused
+            producer.poll(0)  # serve delivery reports now and then
+
+
 class CommitSteps:
     """The transaction of a batch; mixed into `StreamRater`, whose state it uses."""
 
@@ -110,38 +142,10 @@ class CommitSteps:
                     self.consumer.seek(TopicPartition(t, n, wm.get(t, 0)))
             own.recovered = True
 
-    def _produce(self, msgs: list[OutMessage], chunk: int = 10_000) -> None:
-        """Queue the messages in the open transaction, in order within each topic.
-
-        `produce_batch` per topic costs half of one `produce()` call per message. If
-        librdkafka's queue fills up, the messages it refused (always the tail) are
-        retried once it has sent some; any other refusal fails the batch, which is then
-        aborted and redone."""
+    def _produce(self, msgs: list[OutMessage]) -> None:
+        """Queue the messages in the open transaction (`produce_messages`)."""
         assert self.producer is not None
-        producer = self.producer
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for topic, key, value in msgs:
-            batch = by_topic.get(topic)
-            if batch is None:
-                batch = by_topic[topic] = []
-            batch.append({"key": key, "value": value})
-        for topic, batch in by_topic.items():
-            for i in range(0, len(batch), chunk):
-                todo = batch[i : i + chunk]
-                while todo:
-                    sent = producer.produce_batch(topic, todo)
-                    if sent == len(todo):
-                        break
-                    refused = [m for m in todo if "_error" in m]
-                    if todo[-len(refused) :] != refused or any(
-                        m["_error"].code() != KafkaError._QUEUE_FULL for m in refused
-                    ):
-                        raise KafkaException(f"produce to {topic} refused: {refused[0]['_error']}")
-                    for m in refused:
-                        del m["_error"]
-                    producer.poll(0.05)
-                    todo = refused
-                producer.poll(0)  # serve delivery reports now and then
+        produce_messages(self.producer, msgs)
 
     def _begin(self) -> BatchTxn:
         assert self.producer is not None
