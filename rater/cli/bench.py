@@ -44,6 +44,9 @@ def bench_simulate(
     catalog: BenchCatalogOpt = None,
     subscribers: SubscriberCountOpt = 50_000,
     records: Annotated[int, typer.Option(help="synthetic usage records")] = 1_000_000,
+    workers: Annotated[
+        int, typer.Option(min=0, help="rater simulate's --workers (0: its default)")
+    ] = 0,
 ) -> None:
     """`rater simulate` on a large file against the rating core alone; peak memory."""
     from rater.bench import simulate as bench
@@ -53,7 +56,7 @@ def bench_simulate(
         cat = load_catalog(catalog)
     except CatalogError as e:
         fail(str(e))
-    typer.echo(bench.run(catalog, cat, subscribers, records))
+    typer.echo(bench.run(catalog, cat, subscribers, records, workers))
 
 
 @bench_app.command("replay")

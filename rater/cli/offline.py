@@ -62,8 +62,8 @@ def simulate(
     No Kafka, no Redis. Events as JSON lines."""
     from rater.core.engine import Rater
     from rater.jobs.files import CommandsError, in_time_order, read_commands
-    from rater.jobs.simulate import simulate as run_sim
     from rater.jobs.shares import worker_count
+    from rater.jobs.simulate import simulate as run_sim
 
     s = settings(config)
     refuse_bad_inputs(catalog, subscribers, commands)
@@ -83,7 +83,7 @@ def simulate(
     dead = dead_letters.open("wb") if dead_letters else None
     try:
         parts = partitions or s.partitions
-        summary = run_sim(
+        run = run_sim(
             Rater(cat, s.duplicate_window_ms),
             cmds,
             usage,
@@ -93,7 +93,6 @@ def simulate(
             partitions=parts,
             topics=s.topics,
             max_future_ms=s.max_future_ms,
-            gc_gen0_threshold=s.gc_gen0_threshold,
             workers=worker_count(
                 s.offline_workers if workers is None else workers, parts, usage.stat().st_size
             ),
@@ -105,7 +104,8 @@ def simulate(
         sink.close()
         if dead is not None:
             dead.close()
-    typer.echo(summary.text(), err=True)
+    typer.echo(run.summary.text(), err=True)
+    typer.echo(run.cost(), err=True)
 
 
 def check(

@@ -4,18 +4,41 @@ process or several sharing the partitions (`rater.jobs.shares`), with progress."
 from __future__ import annotations
 
 import os
+import resource
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from rater.config import Topics
 from rater.core.engine import Rater
 from rater.core.inputs import Command, Tick
-from rater.gc_tuning import tune_gc
+from rater.gc_tuning import offline_gc
 from rater.jobs.files import Reading, read_usage, read_usage_share
 from rater.jobs.offline import rate_offline
 from rater.jobs.shares import SegmentLog, Share, run_shares
 from rater.jobs.summary import Summary
 from rater.progress import Progress, Reports
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    """A `rater simulate` run: what was rated, and what it cost."""
+
+    summary: Summary
+    seconds: float  # rating, from the first usage line read to the last output written
+    workers: int
+    peak_kib: int  # peak resident memory, summed over the processes (the parent's too)
+
+    def cost(self) -> str:
+        """The line a person (and `rater bench simulate`) reads after the summary."""
+        n, s = self.summary.records, self.seconds
+        rate = n / s if s > 0 else 0.0
+        procs = "1 process" if self.workers == 1 else f"{self.workers} processes"
+        return (
+            f"rating: {n:,} records in {s:.2f} s = {rate:,.0f} records/s "
+            f"({procs}; peak memory {self.peak_kib / 1024:,.0f} MiB in all)"
+        )
 
 
 def simulate(
@@ -29,55 +52,53 @@ def simulate(
     topics: Topics | None = None,
     progress: bool = True,
     max_future_ms: int = 24 * 3_600_000,
-    gc_gen0_threshold: int = 50_000,
     workers: int = 1,
-) -> Summary:
+) -> Simulated:
     """`rater simulate`: commands, the usage file, the closing tick; progress on stderr.
     With `workers` > 1, that many processes share the partitions (`rater.jobs.shares`):
-    the same outputs, byte for byte."""
-    tune_gc(gc_gen0_threshold)  # as `rater run` does: the catalog and commands frozen
+    the same outputs, byte for byte. No cyclic garbage collection meanwhile
+    (`offline_gc`)."""
     show = progress and "PYTEST_VERSION" not in os.environ
-    total = Reading(usage_path).total
     workers = max(1, min(workers, partitions))
-    if workers > 1:
 
-        def rate_share(
-            share: Share, ev: IO[bytes], dl: IO[bytes] | None, log: SegmentLog, bar: Reports
-        ) -> Summary:
-            reading = Reading(usage_path)
-            summary, _ = rate_offline(
-                rater,
-                commands,
-                lambda: read_usage_share(usage_path, reading),
-                until,
-                ev,
-                dl,
-                partitions,
-                topics,
-                max_future_ms,
-                bar,
-                reading,
-                share,
-                log,
-            )
-            return summary
-
-        with Progress(f"rating {usage_path.name}", total, enabled=show) as bar:
-            shared = run_shares(workers, rate_share, events_out, dead_out, bar)
-        return Summary.merged(shared.results)
-    reading = Reading(usage_path)
-    with Progress(f"rating {usage_path.name}", reading.total, enabled=show) as bar:
+    def rate(
+        share: Share | None,
+        ev: IO[bytes],
+        dl: IO[bytes] | None,
+        log: SegmentLog | None,
+        bar: Reports,
+    ) -> Summary:
+        reading = Reading(usage_path)
         summary, _ = rate_offline(
             rater,
             commands,
-            lambda: read_usage(usage_path, reading),
+            lambda: (
+                read_usage(usage_path, reading)
+                if share is None
+                else read_usage_share(usage_path, reading)
+            ),
             until,
-            events_out,
-            dead_out,
+            ev,
+            dl,
             partitions,
             topics,
             max_future_ms,
             bar,
             reading,
+            share,
+            log,
         )
         return summary
+
+    with (
+        offline_gc(),
+        Progress(f"rating {usage_path.name}", Reading(usage_path).total, enabled=show) as bar,
+    ):
+        t0 = time.perf_counter()
+        if workers == 1:
+            summary = rate(None, events_out, dead_out, None, bar)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        else:
+            shared = run_shares(workers, rate, events_out, dead_out, bar)
+            summary, peak = Summary.merged(shared.results), sum(shared.peak_kib)
+    return Simulated(summary, time.perf_counter() - t0, workers, peak)
