@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
     # processes of `rater simulate` and `rater replay` (rater.jobs.shares); 0: one per
-    # CPU (at most one per partition) for an input of 4 MiB or more, else one
+    # CPU (at most one per partition) for an input of 1 MiB or more, else one
     offline_workers: int = Field(0, ge=0)
     # A partition's usage waits for its commands (and back) to apply both in event-time
     # order; past this wait, what has arrived is applied (rater.pipeline.align).

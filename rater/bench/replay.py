@@ -5,19 +5,19 @@ The recording is what `rater record` writes after `rater load` and `rater produc
 subscribers' commands, then the usage, each message Avro-encoded in its account's
 partition. The replay is the whole command as an analyst runs it (reading the file,
 decoding and checking every message, ordering, rating with the memory store, writing
-events); the core figure is `rater bench core`'s loop on the decoded records.
+events), timed as it reports its rating and as a whole; the core figure is `rater bench
+core`'s loop on the decoded records.
 """
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from rater.bench.core import END, START, step
-from rater.bench.simulate import _core_rate
+from rater.bench.simulate import Run, _core_rate, read_cost
 from rater.catalog.model import Catalog
 from rater.codec import avro
 from rater.config import Topics
@@ -73,8 +73,9 @@ def write_inputs(
     return subs_path, rec_path, records
 
 
-def _replay(catalog_path: Path, recording: Path, out: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of `rater replay` as an analyst runs it."""
+def _replay(catalog_path: Path, recording: Path, out: Path, workers: int) -> Run:
+    """`rater replay` as an analyst runs it (`--workers 0`: as many processes as it
+    takes by default)."""
     cmd = [
         sys.executable,
         "-m",
@@ -86,14 +87,17 @@ def _replay(catalog_path: Path, recording: Path, out: Path) -> tuple[float, int]
         str(recording),
         "--out",
         str(out),
+        "--workers",
+        str(workers),
     ]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - t0
-    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(cmd, check=True, stderr=subprocess.PIPE, text=True)
+    return read_cost(time.perf_counter() - t0, done.stderr)
 
 
-def run(catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int) -> str:
+def run(
+    catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int, workers: int = 0
+) -> str:
     folder = Path("var")
     folder.mkdir(exist_ok=True)
     step(f"bench replay: recording {n_subscribers} subscribers and {n_records} records")
@@ -102,17 +106,19 @@ def run(catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int
     core = _core_rate(catalog, subs_path, records)
     del records
     step(f"bench replay: rater replay of {rec_path}")
-    seconds, kib = _replay(catalog_path, rec_path, folder / "bench-replay")
-    rate = n_records / seconds
+    big = _replay(catalog_path, rec_path, folder / "bench-replay", workers)
     size = rec_path.stat().st_size
+    procs = "1 process" if big.workers == 1 else f"{big.workers} processes"
     return "\n".join(
         [
             f"inputs: {n_subscribers} subscribers, a recording of {n_records} records "
             f"({size / 2**20:,.0f} MiB)",
-            f"rating core alone: {core:,.0f} records/s",
-            f"rater replay:      {rate:,.0f} records/s ({seconds:.1f} s for the whole command, "
-            "start-up, reading and writing included; memory store, one process)",
-            f"ratio replay / core: {rate / core:.2f} (target >= 0.80)",
-            f"peak memory of rater replay: {kib / 1024:,.0f} MiB",
+            f"rating core alone: {core:,.0f} records/s (one process)",
+            f"rater replay:      {big.rate:,.0f} records/s rating ({procs}, memory store; "
+            f"{big.rating_s:.1f} s), {n_records / big.whole_s:,.0f} records/s for the whole "
+            f"command ({big.whole_s:.1f} s, start-up included)",
+            f"ratio replay / core: {big.rate / core:.2f} rating, "
+            f"{n_records / big.whole_s / core:.2f} whole command (target >= 0.80)",
+            f"peak memory of rater replay, its processes summed: {big.peak_mib:,} MiB",
         ]
     )

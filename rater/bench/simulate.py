@@ -118,12 +118,16 @@ def _simulate(
     ]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, check=True, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - t0
-    found = COST.search(done.stderr)
+    return read_cost(time.perf_counter() - t0, done.stderr)
+
+
+def read_cost(whole_s: float, stderr: str) -> Run:
+    """The run as its last line (`rater.jobs.summary.cost_line`) and the clock tell."""
+    found = COST.search(stderr)
     if found is None:
-        raise RuntimeError(f"rater simulate did not report its cost:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"the command did not report its cost:\n{stderr[-2000:]}")
     n, secs, procs, mib = found.groups()
-    return Run(elapsed, int(n.replace(",", "")), float(secs), int(procs), int(mib.replace(",", "")))
+    return Run(whole_s, int(n.replace(",", "")), float(secs), int(procs), int(mib.replace(",", "")))
 
 
 def run(

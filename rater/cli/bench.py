@@ -64,6 +64,9 @@ def bench_replay(
     catalog: BenchCatalogOpt = None,
     subscribers: SubscriberCountOpt = 50_000,
     records: Annotated[int, typer.Option(help="recorded usage records")] = 1_000_000,
+    workers: Annotated[
+        int, typer.Option(min=0, help="rater replay's --workers (0: its default)")
+    ] = 0,
 ) -> None:
     """`rater replay` of a recording (memory store) against the rating core alone; peak
     memory."""
@@ -74,7 +77,7 @@ def bench_replay(
         cat = load_catalog(catalog)
     except CatalogError as e:
         fail(str(e))
-    typer.echo(bench.run(catalog, cat, subscribers, records))
+    typer.echo(bench.run(catalog, cat, subscribers, records, workers))
 
 
 @bench_app.command("state")

@@ -158,6 +158,14 @@ def replay(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="delete what --namespace holds first")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="processes sharing the partitions, same output (a file into memory; "
+            "default: config offline_workers; 0: one per CPU for a large input)",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Rate recorded input again through the shared pipeline, in isolation (nothing live
@@ -165,7 +173,7 @@ def replay(
     from rater.core.engine import Rater
     from rater.errors import Refused
     from rater.replay.job import replay as run_replay
-    from rater.replay.job import text
+    from rater.replay.result import text
     from rater.replay.plan import Options, Window, build
     from rater.replay.recording import RecordingError
     from rater.replay.snapshot import SnapshotError
@@ -193,6 +201,7 @@ def replay(
         store=store.value,
         namespace=namespace,
         fresh=fresh,
+        workers=workers,
     )
     try:
         plan = build(s, Rater(cat, s.duplicate_window_ms), options)

@@ -38,7 +38,7 @@ from rater.progress import Progress, Reports
 SegmentKey = tuple[int, int, int]  # (flush, 0 or 1 + partition, line)
 
 
-AUTO_MIN_BYTES = 4 << 20  # smaller inputs: one process (forking costs more than it saves)
+AUTO_MIN_BYTES = 1 << 20  # smaller inputs: one process (forking costs more than it saves)
 
 
 def worker_count(setting: int, partitions: int, input_bytes: int | None) -> int:

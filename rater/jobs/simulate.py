@@ -17,7 +17,7 @@ from rater.gc_tuning import offline_gc
 from rater.jobs.files import Reading, read_usage, read_usage_share
 from rater.jobs.offline import rate_offline
 from rater.jobs.shares import SegmentLog, Share, run_shares
-from rater.jobs.summary import Summary
+from rater.jobs.summary import Summary, cost_line
 from rater.progress import Progress, Reports
 
 
@@ -32,13 +32,7 @@ class Simulated:
 
     def cost(self) -> str:
         """The line a person (and `rater bench simulate`) reads after the summary."""
-        n, s = self.summary.records, self.seconds
-        rate = n / s if s > 0 else 0.0
-        procs = "1 process" if self.workers == 1 else f"{self.workers} processes"
-        return (
-            f"rating: {n:,} records in {s:.2f} s = {rate:,.0f} records/s "
-            f"({procs}; peak memory {self.peak_kib / 1024:,.0f} MiB in all)"
-        )
+        return cost_line(self.summary.records, self.seconds, self.workers, self.peak_kib)
 
 
 def simulate(

@@ -89,3 +89,14 @@ class Summary:
             f"dead letters: {dead}\n"
             f"events written: {self.events}"
         )
+
+
+def cost_line(records: int, seconds: float, workers: int, peak_kib: int) -> str:
+    """What an offline run cost, the last line of `rater simulate` and `rater replay`
+    (`rater bench simulate` and `bench replay` read it)."""
+    rate = records / seconds if seconds > 0 else 0.0
+    procs = "1 process" if workers == 1 else f"{workers} processes"
+    return (
+        f"rating: {records:,} records in {seconds:.2f} s = {rate:,.0f} records/s "
+        f"({procs}; peak memory {peak_kib / 1024:,.0f} MiB in all)"
+    )

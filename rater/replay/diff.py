@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from rater.core.cycles import DAY_MS
 from rater.core.events import ChargeEvent, ChargeKind, Event
@@ -85,6 +86,18 @@ class SubscriberRow:
         return sum(self.by_kind, Amounts())
 
 
+K = TypeVar("K", str, int)
+
+
+def _add_rows(table: dict[K, array[int]], other: dict[K, array[int]]) -> None:
+    for key, figures in other.items():
+        row = table.get(key)
+        if row is None:
+            row = table[key] = _zeros()
+        for i, fen in enumerate(figures):
+            row[i] += fen
+
+
 def _zeros() -> array[int]:
     return array("q", bytes(16 * _N))  # 2 * _N signed 64-bit zeros
 
@@ -132,6 +145,17 @@ class Diff:
         if day is None:
             day = self._by_day[day_number] = _zeros()
         day[i] += event.fen
+
+    def merge(self, other: Diff) -> None:
+        """Add the figures of another share of the same run (`rater.jobs.shares`)."""
+        for mine, theirs in ((self.issued, other.issued), (self.rerated, other.rerated)):
+            mine.events += theirs.events
+            mine.charges += theirs.charges
+            mine.fen += theirs.fen
+            for version, n in theirs.catalog_versions.items():
+                mine.catalog_versions[version] = mine.catalog_versions.get(version, 0) + n
+        _add_rows(self._by_subscriber, other._by_subscriber)
+        _add_rows(self._by_day, other._by_day)
 
     # ---- reading the figures ------------------------------------------------------------
 

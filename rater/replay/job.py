@@ -25,72 +25,31 @@ and the state is the replay's own memory, or a Redis namespace of its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+import resource
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any, cast
 
 import orjson
 
 from rater.config import Topics
-from rater.core.events import ChargeEvent, Event
 from rater.core.inputs import Tick, UsageRecord
-from rater.gc_tuning import tune_gc
-from rater.jobs.files import Reading, read_usage
+from rater.gc_tuning import offline_gc
+from rater.jobs.files import Reading, read_usage, read_usage_share
 from rater.jobs.offline import OfflineRun
-from rater.jobs.summary import Summary
+from rater.jobs.shares import SegmentLog, Share, run_shares, worker_count
 from rater.pipeline.align import BAD
 from rater.pipeline.batch import PoisonInput
-from rater.progress import Progress
+from rater.progress import Progress, Reports
 from rater.replay.diff import Diff
-from rater.replay.plan import Plan, Window
-from rater.replay.recording import RecordingError
+from rater.replay.plan import Plan
+from rater.replay.recording import Message, RecordingError
+from rater.replay.result import Left, Rerated, Result
 from rater.replay.seed import seed
 from rater.store.base import Store
 from rater.store.memory import MemoryStore
-
-
-@dataclass
-class Left:
-    """Inputs read but not rated, by why: the starting state holds them, or they are
-    outside the window."""
-
-    in_snapshot: int = 0
-    in_subscribers: int = 0
-    outside_window: int = 0
-
-
-@dataclass
-class Rerated(Summary):
-    """The run's summary, which also takes every event of the window into the diff as
-    it is rated (never read back from the events file)."""
-
-    window: Window = field(default_factory=Window)
-    diff: Diff | None = None
-    fen: int = 0  # charged in the window
-
-    def add_events(self, events: Iterable[Event]) -> None:
-        super().add_events(events)
-        holds, diff = self.window.holds, self.diff
-        for e in events:
-            if holds(e.event_time):
-                if type(e) is ChargeEvent:
-                    self.fen += e.fen
-                if diff is not None:
-                    diff.add_rerated(e)
-
-
-@dataclass
-class Result:
-    summary: Rerated
-    left: Left
-    read: int = 0  # input messages (or usage lines) read
-    issued_fen: int | None = None
-    diff_fen: int | None = None
-    store: Store | None = None
-
-    @property
-    def rerated_fen(self) -> int:
-        return self.summary.fen
 
 
 def partitions_of(plan: Plan) -> int:
@@ -131,32 +90,86 @@ def check_state(plan: Plan) -> None:
                 )
 
 
+def workers_of(plan: Plan) -> int:
+    """Processes for the replay (`rater.jobs.shares`): several only into the replay's
+    own memory from a file (each process reads it whole; a topic is read once)."""
+    if plan.target is not None:
+        return 1
+    if plan.messages is not None:
+        if not plan.messages.local:
+            return 1
+        size: int | None = plan.messages.total
+    else:
+        assert plan.usage_file is not None
+        size = Reading(plan.usage_file).total
+    return worker_count(plan.workers, partitions_of(plan), size)
+
+
 def replay(plan: Plan) -> Result:
     """Run the replay (again from the start, the input dead-lettered, if the core raises
-    on an input, as simulate does) and write its outputs; then the diff."""
-    tune_gc(plan.settings.gc_gen0_threshold)
+    on an input, as simulate does), in one process or several sharing the partitions,
+    and write its outputs; then the diff."""
     check_state(plan)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    poison: dict[tuple[str, int, int], PoisonInput] = {}
+    workers = workers_of(plan)
+    show = plan.progress and "PYTEST_VERSION" not in os.environ
+    where = plan.messages.where if plan.messages else str(plan.usage_file)
+    total = plan.messages.total if plan.messages else Reading(cast(Path, plan.usage_file)).total
     with (
         (plan.out_dir / "events.jsonl").open("w+b") as events,
         (plan.out_dir / "dead-letters.jsonl").open("w+b") as dead,
+        offline_gc(),
+        Progress(f"replaying {Path(where).name}", total, enabled=show) as bar,
     ):
-        while True:
-            try:
-                res = _attempt(plan, events, dead, poison)
-                break
-            except PoisonInput as p:
-                m = p.arrival.msg
-                if m[:3] in poison:
-                    raise
-                poison[(m.topic, m.partition, m.offset)] = p
-                for out in (events, dead):
-                    out.seek(0)
-                    out.truncate()
+        t0 = time.perf_counter()
+        if workers == 1:
+            res = _rate(plan, None, events, dead, None, bar)
+            res.peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        else:
+
+            def share_of(
+                share: Share | None,
+                ev: IO[bytes],
+                dl: IO[bytes] | None,
+                log: SegmentLog | None,
+                reports: Reports,
+            ) -> Result:
+                done = _rate(plan, share, ev, cast(IO[bytes], dl), log, reports)
+                done.store = None  # the share's accounts stay in its process
+                return done
+
+            shared = run_shares(workers, share_of, events, dead, bar)
+            res = Result.merged(shared.results)
+            res.peak_kib = sum(shared.peak_kib)
+        res.seconds, res.workers = time.perf_counter() - t0, workers
     _diff(plan, res)
     _write_facts(plan, res)
     return res
+
+
+def _rate(
+    plan: Plan,
+    share: Share | None,
+    events: IO[bytes],
+    dead: IO[bytes],
+    log: SegmentLog | None,
+    bar: Reports,
+) -> Result:
+    """The replay's inputs through the pipeline (this share's partitions, or all)."""
+    poison: dict[tuple[str, int, int], PoisonInput] = {}
+    while True:
+        try:
+            return _attempt(plan, events, dead, poison, share, log, bar)
+        except PoisonInput as p:
+            m = p.arrival.msg
+            if m[:3] in poison:
+                raise
+            poison[(m.topic, m.partition, m.offset)] = p
+            if log is not None:
+                log.clear()
+            for out in (events, dead):
+                out.seek(0)
+                out.truncate()
 
 
 def _topics(plan: Plan) -> Topics:
@@ -167,7 +180,13 @@ def _topics(plan: Plan) -> Topics:
 
 
 def _attempt(
-    plan: Plan, events: IO[bytes], dead: IO[bytes], poison: dict[tuple[str, int, int], Any]
+    plan: Plan,
+    events: IO[bytes],
+    dead: IO[bytes],
+    poison: dict[tuple[str, int, int], Any],
+    share: Share | None,
+    log: SegmentLog | None,
+    bar: Reports,
 ) -> Result:
     partitions = partitions_of(plan)
     topics = _topics(plan)
@@ -193,21 +212,26 @@ def _attempt(
         target=target,
         summary=summary,
         poison=poison,
+        share=share,
+        segments=log,
     )
     job.router.directory.update(directory)
     res = Result(summary, Left(), store=store)
-    show = plan.progress and "PYTEST_VERSION" not in os.environ
     closing = [Tick(plan.until)] if plan.until is not None else []
     if plan.messages is not None:
         job.commands(plan.commands)
-        with Progress(f"replaying {plan.messages.where}", plan.messages.total, enabled=show) as bar:
-            _messages(plan, job, res, closing, bar)
+        _messages(plan, job, res, closing, bar)
         return res
     assert plan.usage_file is not None
     job.commands([*plan.commands, *closing])
     reading = Reading(plan.usage_file)
-    with Progress(f"replaying {plan.usage_file.name}", reading.total, enabled=show) as bar:
-        job.usage(_usage_in_window(plan, res, read_usage(plan.usage_file, reading)), bar, reading)
+    lines: Iterable[UsageRecord | Any]
+    if share is None:
+        lines = read_usage(plan.usage_file, reading)
+    else:
+        reading.owns = job.owns_line
+        lines = read_usage_share(plan.usage_file, reading)
+    job.usage(_usage_in_window(plan, res, lines), bar, reading)
     return res
 
 
@@ -216,57 +240,81 @@ def _usage_in_window(
 ) -> Iterator[UsageRecord | Any]:
     holds = plan.window.holds
     for r in records:
+        if r is None:  # another share's line: read, and counted, there
+            yield r
+            continue
         res.read += 1
         if type(r) is UsageRecord and not holds(r.start_time):
             res.left.outside_window += 1
+            yield None  # still a line: the chunks are the same lines in every share
             continue
         yield r
 
 
-def _messages(plan: Plan, job: OfflineRun, res: Result, closing: list[Tick], bar: Progress) -> None:
+def _messages(plan: Plan, job: OfflineRun, res: Result, closing: list[Tick], bar: Reports) -> None:
     """Recorded messages into the partitions: the commands first (all known before any
-    usage is rated, as offline), then the usage a chunk at a time."""
+    usage is rated, as offline), then the usage a chunk at a time (every usage message
+    read counts, so that a process rating a share of the partitions flushes where one
+    process would; it decodes only its own)."""
     assert plan.messages is not None
     usage_topic, commands_topic = plan.messages.usage, plan.messages.commands
     wm = plan.state.header.watermarks if plan.state is not None else {}
     loaded = {c.command_id for c in plan.commands}
     holds = plan.window.holds
-    left = res.left
     done = [0]
     in_usage = False
     n = 0
     for m in plan.messages.messages(lambda k: done.__setitem__(0, k)):
-        res.read += 1
         topic = m.topic
-        if wm and m.offset < wm.get(m.partition, {}).get(topic, 0):
-            left.in_snapshot += 1
-            continue
-        a = job.recorded(topic, m.partition, m.offset, m.key, m.value or b"", m.timestamp)
-        if topic == commands_topic:
-            if in_usage:
-                raise RecordingError(
-                    f"{plan.messages.where}: a {topic} message (partition {m.partition}, offset "
-                    f"{m.offset}) after usage messages: commands must come first"
-                )
-            if a.time != BAD and getattr(a.item, "command_id", None) in loaded:
-                left.in_subscribers += 1
-                continue
-        elif not in_usage:
-            in_usage = True
-            job.commands(closing)
-        if a.time != BAD and not holds(a.time):
-            left.outside_window += 1
-            continue
-        job.push(a)
         if topic == usage_topic:
             n += 1
-            if n % plan.chunk == 0:
-                job.step()
-                bar.update(done[0], n)
+            if not in_usage:
+                in_usage = True
+                job.commands(closing)
+        elif in_usage and topic == commands_topic:
+            raise RecordingError(
+                f"{plan.messages.where}: a {topic} message (partition {m.partition}, offset "
+                f"{m.offset}) after usage messages: commands must come first"
+            )
+        if job.owns(m.partition):
+            _message(job, m, res, wm, loaded, holds, commands_topic)
+        if topic == usage_topic and n % plan.chunk == 0:
+            job.step()
+            bar.update(done[0], n)
     if not in_usage:
         job.commands(closing)
     job.flush()
     bar.update(done[0], n)
+
+
+def _message(
+    job: OfflineRun,
+    m: Message,
+    res: Result,
+    wm: dict[int, dict[str, int]],
+    loaded: set[str],
+    holds: Callable[[int], bool],
+    commands_topic: str,
+) -> None:
+    """One recorded message of this process's partitions: left out (and counted), or
+    queued."""
+    res.read += 1
+    left = res.left
+    if wm and m.offset < wm.get(m.partition, {}).get(m.topic, 0):
+        left.in_snapshot += 1
+        return
+    a = job.recorded(m.topic, m.partition, m.offset, m.key, m.value or b"", m.timestamp)
+    if (
+        m.topic == commands_topic
+        and a.time != BAD
+        and getattr(a.item, "command_id", None) in loaded
+    ):
+        left.in_subscribers += 1
+        return
+    if a.time != BAD and not holds(a.time):
+        left.outside_window += 1
+        return
+    job.push(a)
 
 
 def _diff(plan: Plan, res: Result) -> None:
@@ -306,23 +354,3 @@ def _write_facts(plan: Plan, res: Result) -> None:
     (plan.out_dir / "replay.json").write_bytes(
         orjson.dumps(facts, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     )
-
-
-def text(res: Result, plan: Plan) -> str:
-    """The summary a person reads on stderr."""
-    left = res.left
-    lines = [
-        res.summary.text(),
-        f"inputs read: {res.read} (left out: {left.in_snapshot} already in the snapshot, "
-        f"{left.in_subscribers} already in the subscribers file, {left.outside_window} "
-        "outside --from/--to)",
-    ]
-    if res.diff_fen is not None and res.issued_fen is not None:
-        lines.append(
-            f"diff: issued {res.issued_fen} fen, re-rated {res.rerated_fen} fen, "
-            f"difference {res.diff_fen:+d} fen ({plan.out_dir / 'diff.csv'}, "
-            f"{plan.out_dir / 'report.html'})"
-        )
-    else:
-        lines.append(f"re-rated: {res.rerated_fen} fen (no --issued: no diff)")
-    return "\n".join(lines)

@@ -55,6 +55,7 @@ class Plan:
     target: Callable[[], Store] | None = None
     progress: bool = True
     chunk: int = 5_000
+    workers: int = 0  # processes sharing the partitions (0: offline_workers' rule)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Options:
     store: str = "memory"
     namespace: str | None = None
     fresh: bool = False
+    workers: int | None = None  # --workers (None: the offline_workers setting)
 
 
 def build(s: Settings, rater: Rater, o: Options) -> Plan:
@@ -97,6 +99,7 @@ def build(s: Settings, rater: Rater, o: Options) -> Plan:
         state=state,
         window=w,
         until=o.until,
+        workers=s.offline_workers if o.workers is None else o.workers,
     )
     if o.topics:
         _refuse_framed(s, "--topics")

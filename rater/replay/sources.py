@@ -31,6 +31,8 @@ class Messages:
     read: Callable[[Callable[[int], None] | None], Iterator[Message]]
     total: int  # progress units (bytes of the file, offsets of the topics)
     where: str
+    # a file, which several processes may each read (`rater.jobs.shares`); not a topic
+    local: bool = False
 
     def messages(self, progress: Callable[[int], None] | None = None) -> Iterator[Message]:
         return self.read(progress)
@@ -63,6 +65,7 @@ def from_recording(path: Path) -> Messages:
         read,
         rec.size,
         str(path),
+        local=True,
     )
 
 

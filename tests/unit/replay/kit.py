@@ -18,9 +18,10 @@ from rater.core.cycles import to_ms
 from rater.core.engine import Rater
 from rater.core.inputs import Command, Roaming, Tick, UsageRecord, UsageType
 from rater.jobs.offline import OfflineRun
-from rater.replay.job import Result, replay
+from rater.replay.job import replay
 from rater.replay.plan import Options, Window, build
 from rater.replay.recording import Message, RecordingMeta, write_recording
+from rater.replay.result import Result
 from rater.routing import Router
 from rater.subscribers import to_commands
 
@@ -90,8 +91,10 @@ def run(
     issued: Path | None = None,
     window: Window | None = None,
     until: int | None = None,
+    workers: int = 1,
 ) -> Result:
-    """`rater replay` in this process, the memory store."""
+    """`rater replay` in this process (and `workers` - 1 forked ones), the memory
+    store."""
     from rater.subscribers import load_subscribers
 
     cmds: list[Command] | None = to_commands(load_subscribers(subs)) if subs else None
@@ -103,6 +106,7 @@ def run(
         issued=issued,
         window=window or Window(),
         until=until,
+        workers=workers,
     )
     plan = build(SETTINGS, Rater(load_catalog(catalog)), opts)
     plan.progress = False
