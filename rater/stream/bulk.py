@@ -27,7 +27,14 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from rater.codec.codecs import wire_codecs
 from rater.config import Settings
@@ -101,7 +108,7 @@ def _refuse_unless_fresh(s: Settings, store: RedisStore, consumer: Consumer, n: 
     tps = [TopicPartition(t, p) for t in topics for p in range(n)]
     busy: list[str] = []
     for tp in tps:
-        _, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+        high = _end(consumer, tp)
         if high > 0:
             busy.append(f"{tp.topic}[{tp.partition}] holds {high} messages")
     for tp in consumer.committed(tps, timeout=30):
@@ -117,6 +124,28 @@ def _refuse_unless_fresh(s: Settings, store: RedisStore, consumer: Consumer, n: 
             f"offsets): {'; '.join(busy[:3])}{'; ...' if len(busy) > 3 else ''}. "
             "Load without --bulk: rater run applies the commands in order"
         )
+
+
+def _end(consumer: Consumer, tp: TopicPartition, timeout_s: float = 30.0) -> int:
+    """A partition's end offset; a topic created a moment ago may not have its leader
+    yet (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE): asked again until it has."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1])
+        except KafkaException as e:
+            err = e.args[0] if e.args else None
+            transient = isinstance(err, KafkaError) and err.code() in _NO_LEADER_YET
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+_NO_LEADER_YET = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
 
 
 def _send(s: Settings, commands: Iterable[Command | Tick], n: int) -> dict[int, list[Sent]]:
