@@ -217,7 +217,7 @@ def _run(
     pt_sink: str,
     out: Callable[[str], None],
 ) -> None:
-    store = TimedStore(rclient, s.namespace)
+    store = parallel.BenchStore(rclient, s.namespace)
 
     # 1. subscribers as commands: loaded in bulk (rater load --bulk) or applied by the
     # rater as they come; then the catch-up tick, applied by the rater

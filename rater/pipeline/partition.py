@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 
+from rater.core.cycles import DAY_MS
+from rater.core.duplicates import record_key
 from rater.core.inputs import UsageRecord
 from rater.core.state import Account
 from rater.pipeline.align import Aligner, Arrival
 from rater.pipeline.batch import BatchRater, BatchResult, PoisonInput
 from rater.pipeline.messages import InMessage
-from rater.store.base import PartitionCommit, Store
+from rater.store.base import PartitionCommit, SeenKeys, Store
 from rater.store.outbox import pack_messages
 
 
@@ -116,6 +118,31 @@ class PartitionRun:
             del cache[k]
             cold.pop(k, None)
 
+    def wants(self, ready: list[Arrival]) -> tuple[list[str], SeenKeys]:
+        """What rating `ready` will read from the store, to read it ahead
+        (rater.store.readahead): the accounts the cache does not hold, and the keys of
+        the records per line and day. A superset: the batch asks about no more."""
+        cache = self.accounts
+        missing: set[str] = set()
+        seen: dict[str, dict[int, list[int]]] = {}
+        for a in ready:
+            key, it = a.key, a.item
+            if key is None:
+                continue  # a tick (its due accounts are asked when rated) or a dead letter
+            if key not in cache:
+                missing.add(key)
+            if type(it) is UsageRecord:
+                days = seen.get(it.msisdn)
+                if days is None:
+                    days = seen[it.msisdn] = {}
+                day = it.start_time // DAY_MS
+                ids = days.get(day)
+                if ids is None:
+                    days[day] = [record_key(it.record_id)]
+                else:
+                    ids.append(record_key(it.record_id))
+        return list(missing), seen
+
     def prepare(
         self,
         batch: BatchRater,
@@ -123,11 +150,14 @@ class PartitionRun:
         usage_done: bool,
         commands_done: bool,
         keep_outputs: bool = True,
+        ready: list[Arrival] | None = None,
     ) -> Prepared | None:
-        """Rate what the aligner releases; None when nothing is to be written (no input
-        released and the watermark unmoved). `keep_outputs`: the store keeps the batch's
-        encoded outputs for recovery (a job that writes files has nothing to recover)."""
-        ready = self.aligner.release(usage_done, commands_done)
+        """Rate what the aligner releases (or `ready`, released already); None when
+        nothing is to be written (no input released and the watermark unmoved).
+        `keep_outputs`: the store keeps the batch's encoded outputs for recovery (a job
+        that writes files has nothing to recover)."""
+        if ready is None:
+            ready = self.aligner.release(usage_done, commands_done)
         held = self.aligner.first_held()
         new_wm = dict(self.watermark)
         for topic, nxt in self.consumed.items():

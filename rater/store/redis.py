@@ -29,7 +29,7 @@ accounts, due times, directory, new watermark and the batch's outputs, all or no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,72 +41,10 @@ from rater.config import Settings
 from rater.core.state import Account, split_hot, with_hot
 from rater.errors import Refused, Unavailable
 from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
+from rater.store.readahead import Asked, Blobs, ReadAhead
+from rater.store.script import COMMIT, SEEN
 
 __all__ = ["Fenced", "RedisStore", "WatermarkMismatch"]
-
-
-_COMMIT = """
--- KEYS: epoch, wm, due, dir, (cold key, hot key) * n_acct, seen buckets...
--- ARGV: epoch, n_wm, (field, expected, new) * n_wm, out, n_acct,
---       (cold or '' if unchanged, hot, due) * n_acct,
---       n_dir, (msisdn, key) * n_dir, n_seen, (n_ids, ids...) * n_seen,
---       acct_prefix_len
--- A seen bucket with n_ids = 0 is deleted (its day left the window), else added to.
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('FENCED')
-end
-local n_wm = tonumber(ARGV[2])
-local i = 3
-for _ = 1, n_wm do
-  local cur = redis.call('HGET', KEYS[2], ARGV[i]) or '0'
-  if cur ~= ARGV[i + 1] then
-    return redis.error_reply('WATERMARK ' .. ARGV[i] .. ' at ' .. cur .. ' not ' .. ARGV[i + 1])
-  end
-  i = i + 3
-end
-i = 3
-for _ = 1, n_wm do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
-  i = i + 3
-end
-redis.call('HSET', KEYS[2], 'out', ARGV[i])
-i = i + 1
-local n_acct = tonumber(ARGV[i])
-i = i + 1
-local plen = tonumber(ARGV[#ARGV])
-for k = 1, n_acct do
-  local key = KEYS[3 + 2 * k]
-  if ARGV[i] ~= '' then  -- the due time is in the cold form: unchanged with it
-    redis.call('SET', key, ARGV[i])
-    redis.call('ZADD', KEYS[3], ARGV[i + 2], string.sub(key, plen + 1))
-  end
-  redis.call('SET', KEYS[4 + 2 * k], ARGV[i + 1])
-  i = i + 3
-end
-local n_dir = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, n_dir do
-  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-local n_seen = tonumber(ARGV[i])
-i = i + 1
-for k = 1, n_seen do
-  local key = KEYS[4 + 2 * n_acct + k]
-  local n_ids = tonumber(ARGV[i])
-  if n_ids == 0 then
-    redis.call('DEL', key)
-  end
-  i = i + 1
-  local last = i + n_ids - 1
-  while i <= last do  -- in chunks: unpack is bounded by Lua's stack
-    local j = math.min(i + 999, last)
-    redis.call('SADD', key, unpack(ARGV, i, j))
-    i = j + 1
-  end
-end
-return 'OK'
-"""
 
 
 def redis_client(
@@ -211,7 +149,8 @@ class RedisStore:
     def __init__(self, client: redis.Redis | Any, namespace: str = "rater") -> None:
         self.r: Any = client
         self.ns = namespace
-        self._commit = client.register_script(_COMMIT)
+        self._commit = client.register_script(COMMIT)
+        self._seen = client.register_script(SEEN)
 
     def ping(self) -> None:
         self.r.ping()
@@ -251,21 +190,96 @@ class RedisStore:
             return {}
         a, h = self._acct_prefix(partition), self._hot_prefix(partition)
         blobs = self.r.mget([a + k for k in keys] + [h + k for k in keys])
-        accounts = {}
-        for k, c, hot in zip(keys, blobs[: len(keys)], blobs[len(keys) :], strict=True):
-            if not c:
-                continue
-            if not hot:  # both are written by one script: never one without the other
-                raise ValueError(f"{a}{k} has no hot counters at {h}{k}: not a rater account")
-            accounts[k] = Account.from_dict(with_hot(orjson.loads(c), orjson.loads(hot)))
-            if cold is not None:
-                cold[k] = c
+        accounts = self._decode(partition, keys, blobs[: len(keys)], blobs[len(keys) :], cold)
         if with_seen and accounts:
             seen = self.seen_of(partition)
             for acct in accounts.values():
                 for msisdn, line in acct.lines.items():
                     line.seen = seen.get(msisdn, {})
         return accounts
+
+    def _decode(
+        self,
+        partition: int,
+        keys: list[str],
+        colds: list[bytes | None],
+        hots: list[bytes | None],
+        cold: dict[str, bytes] | None,
+    ) -> dict[str, Account]:
+        """Accounts from their stored keys (`cold` gets each one's cold bytes)."""
+        accounts = {}
+        for k, c, hot in zip(keys, colds, hots, strict=True):
+            if not c:
+                continue
+            if not hot:  # both are written by one script: never one without the other
+                a, h = self._acct_prefix(partition), self._hot_prefix(partition)
+                raise ValueError(f"{a}{k} has no hot counters at {h}{k}: not a rater account")
+            accounts[k] = Account.from_dict(with_hot(orjson.loads(c), orjson.loads(hot)))
+            if cold is not None:
+                cold[k] = c
+        return accounts
+
+    def read_ahead(self, wants: Mapping[int, tuple[list[str], SeenKeys]]) -> dict[int, ReadAhead]:
+        """For a consumer batch of several partitions, in one round trip: the accounts
+        each partition will load (its cache's misses, one MGET) and which of its records'
+        keys its lines have (one script over its buckets: a reply per partition, not one
+        per line and day, which redis-py would parse one at a time)."""
+        plan: list[tuple[int, list[str], list[tuple[str, int, list[int]]]]] = []
+        calls: list[tuple[str, list[Any]]] = []
+        for n, (keys, wanted) in wants.items():
+            if keys:
+                a, h = self._acct_prefix(n), self._hot_prefix(n)
+                calls.append(("MGET", [a + k for k in keys] + [h + k for k in keys]))
+            asked: list[tuple[str, int, list[int]]] = []
+            buckets: list[str] = []
+            args: list[int] = []
+            for msisdn, days in wanted.items():
+                for day, ks in days.items():
+                    uniq = list(set(ks))
+                    buckets.append(self._seen_key(n, msisdn, day))
+                    args.append(len(uniq))
+                    args += uniq
+                    asked.append((msisdn, day, uniq))
+            if buckets:
+                calls.append(("EVALSHA", [self._seen.sha, len(buckets), *buckets, *args]))
+            if keys or asked:
+                plan.append((n, keys, asked))
+        if not plan:
+            return {}
+        replies = iter(self._pipelined(calls))
+        views: dict[int, ReadAhead] = {}
+        for n, keys, asked in plan:
+            blobs: Blobs = {}
+            if keys:
+                got = next(replies)
+                pairs = zip(got[: len(keys)], got[len(keys) :], strict=True)
+                blobs = dict(zip(keys, pairs, strict=True))
+            seen: Asked = {}
+            if asked:
+                flags = next(replies)
+                at = 0
+                for msisdn, day, uniq in asked:
+                    mine = flags[at : at + len(uniq)]
+                    at += len(uniq)
+                    hits = {k for k, hit in zip(uniq, mine, strict=True) if hit}
+                    seen[(msisdn, day)] = (frozenset(uniq), hits)
+            views[n] = ReadAhead(self, n, blobs, seen, self._decode)
+        return views
+
+    def _pipelined(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Commands in one round trip; a Redis that lost its scripts (restarted) gets the
+        read script again and the reads are sent again (they change nothing)."""
+        for attempt in (1, 2):
+            pipe = self.r.pipeline(transaction=False)
+            for name, args in calls:
+                pipe.execute_command(name, *args)
+            try:
+                return list(pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self.r.script_load(SEEN)
+        raise AssertionError("unreachable")
 
     def seen_of(self, partition: int) -> dict[str, dict[int, set[int]]]:
         """Every line's record keys in the partition (snapshots and tests: a SCAN)."""
@@ -314,6 +328,14 @@ class RedisStore:
         """Write a batch atomically (one Lua script). An account whose cold part is the
         same as `batch.cold` holds gets only its hot counters written. Returns the cold
         bytes stored now, to remember once this commit has succeeded."""
+        return self.staged(partition, batch)()
+
+    def staged(self, partition: int, batch: PartitionCommit) -> Callable[[], dict[str, bytes]]:
+        """`commit` in two halves: the script's arguments are built now, in the calling
+        thread (the accounts' JSON: Python work), and the returned call makes the round
+        trip, which holds the GIL only to send and to read the reply. The stream builds
+        on the loop thread and sends from its writer thread, so that the two threads do
+        not take turns at the GIL over the JSON."""
         epoch, watermark, accounts = batch.epoch, batch.watermark, batch.accounts
         directory, out, seen, cold = batch.directory, batch.out, batch.seen, batch.cold
         tag = self.tag(partition)
@@ -348,16 +370,20 @@ class RedisStore:
             keys.append(key)
             args += [len(ids), *ids]
         args.append(len(prefix))
-        try:
-            self._commit(keys=keys, args=args)
-            return written
-        except redis.ResponseError as e:
-            msg = str(e)
-            if msg.startswith("FENCED"):
-                raise Fenced(f"partition {partition}: epoch {epoch} is no longer the owner") from e
-            if msg.startswith("WATERMARK"):
-                raise WatermarkMismatch(f"partition {partition}: {msg}") from e
-            raise
+
+        def send() -> dict[str, bytes]:
+            try:
+                self._commit(keys=keys, args=args)
+                return written
+            except redis.ResponseError as e:
+                msg = str(e)
+                if msg.startswith("FENCED"):
+                    raise Fenced(f"partition {partition}: epoch {epoch} is not the owner") from e
+                if msg.startswith("WATERMARK"):
+                    raise WatermarkMismatch(f"partition {partition}: {msg}") from e
+                raise
+
+        return send
 
     def find_account(self, msisdn: str, partitions: int) -> tuple[int, str] | None:
         """Which partition and account hold `msisdn` (for `rater balance`)."""

@@ -32,10 +32,12 @@ so in-memory state never outlives a failed commit.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import FrameType
 
@@ -54,10 +56,12 @@ from rater import metrics
 from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
+from rater.pipeline.align import Arrival
 from rater.pipeline.batch import BatchRater
 from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun, Prepared
 from rater.store.base import BatchTxn, Fenced, Store, WatermarkMismatch
+from rater.store.redis import RedisStore
 from rater.stream import faults
 from rater.stream.commits import CommitSteps, Committing
 from rater.stream.kafka import (
@@ -227,9 +231,12 @@ class StreamRater(CommitSteps, Positions):
         applied = 0
         pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]] = []
         try:
+            ready = {n: run.aligner.release(*self._done(run, done)) for n, run in owned.items()}
+            views = self._read_ahead(ready)
             for n, run in list(owned.items()):
-                usage_done, commands_done = self._done(run, done)
-                prepared = run.prepare(self.batch, self.store, usage_done, commands_done)
+                prepared = run.prepare(
+                    self.batch, views.get(n, self.store), False, False, ready=ready[n]
+                )
                 if prepared is None:
                     continue
                 faults.reached("before_redis_commit")
@@ -242,7 +249,7 @@ class StreamRater(CommitSteps, Positions):
                 # Step 4 runs on the writer thread while the next partition is rated, so
                 # the wait for Redis overlaps with work; step 5 for this partition waits
                 # for it below.
-                written = self._writer().submit(self.store.commit, n, prepared.commit)
+                written = self._writer().submit(self._staged(n, prepared))
                 pending.append((run, prepared, written))
                 applied += prepared.applied
             if not pending:
@@ -274,6 +281,23 @@ class StreamRater(CommitSteps, Positions):
             self._abort()
             raise
         return applied
+
+    def _staged(self, n: int, prepared: Prepared) -> Callable[[], dict[str, bytes]]:
+        """Step 4 for the writer thread: a Redis store's arguments built here, on the
+        loop thread (`RedisStore.staged`), the writer thread left only the round trip."""
+        store = self.store
+        if isinstance(store, RedisStore):
+            return store.staged(n, prepared.commit)
+        return functools.partial(store.commit, n, prepared.commit)
+
+    def _read_ahead(self, ready: dict[int, list[Arrival]]) -> Mapping[int, Store]:
+        """The batch's reads of every partition in one round trip (a Redis store), so
+        that rating a partition waits for Redis once per batch, not twice per partition."""
+        store = self.store
+        if not isinstance(store, RedisStore):
+            return {}
+        wants = {n: self.owned[n].wants(arrivals) for n, arrivals in ready.items() if arrivals}
+        return store.read_ahead(wants) if wants else {}
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -110,3 +110,28 @@ def test_a_day_of_record_keys_costs_about_8_bytes_a_record(store: RedisStore) ->
     store.commit(0, PartitionCommit(1, {}, {}, {}, b"", {m: SeenChange({d: keys}, [])}))
     used = store.r.memory_usage(f"{store.tag(0)}:seen:{m}:{d}")
     assert 800 <= used < 1000, used  # a set of 100 record ids as strings: about 9 KB
+
+
+def test_reads_made_ahead_answer_as_the_store_does_also_after_a_restart(
+    store: RedisStore,
+) -> None:
+    """One round trip for a batch's reads (rater.store.readahead) gives the same accounts
+    and the same duplicate answers as `load` and `seen_among`; a Redis that lost its
+    scripts (restarted) is sent the read script again."""
+    store.claim(0)
+    acct = _account()
+    m, d = "13800000001", 20550
+    a, b, c = (record_key(r) for r in ("a", "b", "c"))
+    seen = {m: SeenChange({d: [a, b], d + 1: [c]}, [])}
+    store.commit(0, PartitionCommit(1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", seen))
+    asked = {m: {d: [a, c, a], d + 1: [c]}, "13800000002": {d: [a]}}
+    for _ in ("warm", "after SCRIPT FLUSH"):
+        views = store.read_ahead({0: ([acct.key, "nobody"], asked), 1: ([], {})})
+        assert list(views) == [0]  # partition 1 had nothing to read
+        cold: dict[str, bytes] = {}
+        got = views[0].load(0, [acct.key, "nobody"], cold)
+        assert {k: v.to_dict() for k, v in got.items()} == {acct.key: acct.to_dict()}
+        assert list(cold) == [acct.key]
+        assert views[0].seen_among(0, asked) == store.seen_among(0, asked)
+        assert store.seen_among(0, asked) == {m: {d: {a}, d + 1: {c}}}
+        store.r.script_flush()
