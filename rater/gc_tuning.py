@@ -24,6 +24,22 @@ def tune_gc(gen0_threshold: int) -> None:
         gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic collection while building a large tree of objects that is all kept
+    (a YAML document's nodes): with the collector on, the collections that the
+    allocations trigger walk the growing tree again and again, 50 000 subscribers in
+    about 6 s instead of 0.9. A cycle in the tree (a recursive YAML alias) is collected
+    later, once the collector is back."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class Settler:
     """Moves what a long-running process keeps (the stream's account cache) out of later
     collections, now and then.

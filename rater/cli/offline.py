@@ -20,7 +20,13 @@ from rater.cli.common import (
     settings,
     time_option,
 )
-from rater.subscribers import SubscribersError, load_subscribers, to_commands
+from rater.gc_tuning import paused_gc
+from rater.subscribers import (
+    SubscribersError,
+    forget_last_read,
+    load_subscribers,
+    to_commands,
+)
 
 if TYPE_CHECKING:
     from rater.core.inputs import Command, Tick
@@ -66,14 +72,15 @@ def simulate(
     from rater.jobs.simulate import simulate as run_sim
 
     s = settings(config)
-    refuse_bad_inputs(catalog, subscribers, commands)
-    try:
-        cat = load_catalog(catalog)
-        cmds: list[Command | Tick] = list(to_commands(load_subscribers(subscribers)))
-        if commands is not None:
-            cmds = in_time_order(cmds, read_commands(commands))
-    except (CatalogError, SubscribersError, CommandsError) as e:
-        fail(str(e))
+    with paused_gc():  # the start-up keeps what it builds (rater.gc_tuning)
+        refuse_bad_inputs(catalog, subscribers, commands)
+        try:
+            cat = load_catalog(catalog)
+            cmds: list[Command | Tick] = list(to_commands(load_subscribers(subscribers)))
+            if commands is not None:
+                cmds = in_time_order(cmds, read_commands(commands))
+        except (CatalogError, SubscribersError, CommandsError) as e:
+            fail(str(e))
     if not usage.is_file():
         fail(
             f"--usage {usage}: " + ("a directory, not a file" if usage.is_dir() else "no such file")
@@ -124,7 +131,9 @@ def check(
     from rater.check import check_files, format_problems, summary_line
 
     s = settings(config)
-    problems = check_files(catalog, subscribers, usage, commands, max_future_ms=s.max_future_ms)
+    with paused_gc():  # it keeps the files' trees (rater.gc_tuning)
+        problems = check_files(catalog, subscribers, usage, commands, max_future_ms=s.max_future_ms)
+    forget_last_read()  # no second reader of the subscribers file
     if problems:
         typer.echo(format_problems(problems), err=True)
         typer.echo(summary_line(problems), err=True)

@@ -17,6 +17,7 @@ from rater.cli.common import (
     settings,
     time_option,
 )
+from rater.gc_tuning import paused_gc
 from rater.subscribers import SubscribersError, load_subscribers, to_commands
 
 if TYPE_CHECKING:
@@ -173,9 +174,9 @@ def replay(
     from rater.core.engine import Rater
     from rater.errors import Refused
     from rater.replay.job import replay as run_replay
-    from rater.replay.result import text
     from rater.replay.plan import Options, Window, build
     from rater.replay.recording import RecordingError
+    from rater.replay.result import text
     from rater.replay.snapshot import SnapshotError
 
     s = settings(config)
@@ -183,8 +184,9 @@ def replay(
     try:
         cat = load_catalog(catalog)
         if subscribers is not None:
-            refuse_bad_inputs(catalog, subscribers)
-            cmds = to_commands(load_subscribers(subscribers))
+            with paused_gc():  # the start-up keeps what it builds (rater.gc_tuning)
+                refuse_bad_inputs(catalog, subscribers)
+                cmds = to_commands(load_subscribers(subscribers))
     except (CatalogError, SubscribersError) as e:
         fail(str(e))
     window = Window(time_option(from_, "--from"), time_option(to, "--to"))

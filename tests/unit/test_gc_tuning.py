@@ -40,3 +40,15 @@ def test_settling_freezes_what_is_kept_and_frees_cycles(unfrozen: None) -> None:
     assert gc.get_freeze_count() >= frozen_before + len(kept)
     assert not settle()  # the next time is 30 s later
     del kept  # evicted: freed by reference counting, frozen or not
+
+
+def test_paused_while_a_kept_tree_is_built_and_back_afterwards() -> None:
+    from rater.gc_tuning import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+        with paused_gc():  # nested: still paused, and not re-enabled by the inner one
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
