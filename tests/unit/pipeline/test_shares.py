@@ -24,7 +24,9 @@ from rater.jobs.shares import (
 )
 from rater.jobs.simulate import simulate
 from rater.progress import Reports
-from tests.unit.pipeline.conftest import CATALOG, END
+from tests.unit.pipeline.conftest import CATALOG, END, EXAMPLES
+
+EXAMPLES_FULL = EXAMPLES / "catalog-full.yaml"
 
 POISON_AT = 777  # the record the buggy core raises on
 
@@ -102,3 +104,26 @@ def test_the_number_of_processes() -> None:
     assert worker_count(3, 4, 100) == 3  # as asked
     assert worker_count(8, 4, 100) == 4  # never more than the partitions
     assert worker_count(0, 1, AUTO_MIN_BYTES) == 1
+
+
+def test_the_command_writes_the_same_files_with_two_processes(
+    inputs: tuple[list[Command | Tick], Path], tmp_path: Path
+) -> None:
+    """`rater simulate --workers 2` as a user runs it, against `--workers 1`."""
+    import subprocess
+    import sys
+
+    _, usage = inputs
+    subs = usage.parent / "subscribers.yaml"
+    outputs = []
+    for workers in (1, 2):
+        ev, dl = tmp_path / f"ev-{workers}.jsonl", tmp_path / f"dl-{workers}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "rater.cli", "simulate", "--catalog", str(EXAMPLES_FULL),
+             "--subscribers", str(subs), "--usage", str(usage), "--out", str(ev),
+             "--dead-letters", str(dl), "--workers", str(workers)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert f"({workers} process" in done.stderr  # the cost line names them
+        outputs.append((ev.read_bytes(), dl.read_bytes()))
+    assert outputs[0] == outputs[1] and outputs[0][0]
