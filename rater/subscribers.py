@@ -87,8 +87,8 @@ class SubscriberSpec(BaseModel):
     cycle_day: Annotated[int, Field(ge=MIN_CYCLE_DAY, le=MAX_CYCLE_DAY)] = 1
     home_province: str
     activated: Any
-    packs: list[str] = []
-    orders: list[OrderSpec] = []
+    packs: list[str] = Field(default_factory=list)  # not a default copied per entry
+    orders: list[OrderSpec] = Field(default_factory=list)
     status: SubscriberStatus = SubscriberStatus.ACTIVE
     shares_with: str | None = None
 
