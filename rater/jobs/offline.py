@@ -265,16 +265,19 @@ class OfflineRun:
             run.committed(prepared, cold)
             res = prepared.result
             self.summary.add(res, self.topics.usage)
-            for topic, _, value in res.out:
-                if topic != dead_topic:
-                    write(value)
-                    write(b"\n")
+            lines = [value for topic, _, value in res.out if topic != dead_topic]
+            if lines:
+                lines.append(b"")  # each line ends with a newline
+                write(b"\n".join(lines))
             if self.dead_out is not None:
                 for dl in res.dead:
                     self.dead_out.write(dead_letter_json(dl))
         self.flushes += 1
         if not self.flushes % BACKSTOP_FLUSHES and not gc.isenabled():
-            gc.collect()  # under offline_gc: in case a rare path made a cycle
+            # under offline_gc: in case a rare path made a cycle; what is left is kept,
+            # so frozen, and the next time walks only what is newer
+            gc.collect()
+            gc.freeze()
 
 
 Usage = Iterable[UsageRecord | tuple[BadInput, bytes] | None]
