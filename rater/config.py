@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     topics: Topics = Topics()
     partitions: int = Field(4, ge=1)  # for topic creation by `rater topics`
     batch_size: int = Field(5000, ge=1)
-    batch_timeout_s: float = Field(0.2, gt=0)
+    # a turn takes what has come within this: batches are bounded by time under light
+    # load (latency) and by batch_size under heavy load (throughput)
+    batch_timeout_s: float = Field(0.05, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
     # processes of `rater simulate` and `rater replay` (rater.jobs.shares); 0: one per

@@ -134,6 +134,10 @@ class StreamRater(CommitSteps, Positions):
     # -- session -------------------------------------------------------------------
 
     def _open(self) -> None:
+        # The session's first idle turn asks both servers: a turn counts as good (ready,
+        # and the restart pauses start over) only once they have answered this session,
+        # not merely because consume() came back empty before the group was joined.
+        self._ping_at = 0.0
         tid = f"{self.s.group_id}-{self.s.instance_id}"
         self.producer = Producer(producer_config(self.s, tid))
         self.producer.init_transactions(30)
