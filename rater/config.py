@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     # load (latency) and by batch_size under heavy load (throughput)
     batch_timeout_s: float = Field(0.05, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
-    gc_gen0_threshold: int = Field(50_000, ge=0)  # 0: keep Python's default (700)
+    # young collections after this many more live objects (0: Python's default, 700):
+    # above what a batch holds at its peak, so that a steady batch triggers none
+    gc_gen0_threshold: int = Field(500_000, ge=0)
     # processes of `rater simulate` and `rater replay` (rater.jobs.shares); 0: one per
     # CPU (at most one per partition) for an input of 1 MiB or more, else one
     offline_workers: int = Field(0, ge=0)

@@ -1,11 +1,11 @@
-"""Garbage-collector settings for the rating jobs: the stream (`tune_gc`, then `Settler`
-now and then), the offline jobs and the benches of the core (`offline_gc`)."""
+"""Garbage-collector settings for the rating jobs: the stream (`tune_gc`), the offline
+jobs and the benches of the core (`offline_gc`), a start-up that builds large trees
+(`paused_gc`)."""
 
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
@@ -38,33 +38,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class Settler:
-    """Moves what a long-running process keeps (the stream's account cache) out of later
-    collections, now and then.
-
-    An owner's cache at operator scale holds millions of objects, and every full
-    collection walked them all (a pause, and CPU per record that grows with the
-    subscribers). Accounts hold no reference cycles: an evicted one is freed by
-    reference counting, frozen or not. So every `every_s`, a full collection over what
-    is not frozen yet (the objects made since the last time) frees any cycle made
-    meanwhile, and `gc.freeze()` moves the survivors out of later collections."""
-
-    def __init__(self, every_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
-        self.every_s = every_s
-        self.clock = clock
-        self._next = clock() + every_s
-
-    def __call__(self) -> bool:
-        """Settle if it is time (call it between batches); True if it did."""
-        now = self.clock()
-        if now < self._next:
-            return False
-        self._next = now + self.every_s
-        gc.collect()
-        gc.freeze()
-        return True
 
 
 @contextmanager

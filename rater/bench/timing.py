@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -55,6 +55,7 @@ class Timing:
     broker_cpu: float | None = None
     gc_s: float = 0.0  # wall seconds in garbage collections (all threads)
     gc_runs: int = 0
+    gc_by_generation: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
 
     @property
     def join_s(self) -> float:
@@ -97,7 +98,9 @@ class Timing:
             f"({self.thread_cpu / max(self.total_s, 1e-9):.0%} of wall), whole process "
             f"{self.cpu:.2f} s, redis-server {self.redis_cpu:.2f} s"
             + (f", Kafka broker {self.broker_cpu:.2f} s" if self.broker_cpu is not None else "")
-            + f", garbage collection {self.gc_s:.2f} s ({self.gc_runs} runs)"
+            + f", garbage collection {self.gc_s:.2f} s ({self.gc_runs} runs; by generation "
+            + " / ".join(f"{g:.2f}" for g in self.gc_by_generation)
+            + " s)"
             + " -> "
             f"{_rate(self.applied, self.thread_cpu):,.0f} records per loop-thread CPU second",
             f"  wall: {self.in_batches:.2f} s in batches (of which RedisStore calls, "
@@ -216,8 +219,10 @@ class GcClock:
         if phase == "start":
             self._t0 = time.perf_counter()
         else:
-            self.timing.gc_s += time.perf_counter() - self._t0
+            took = time.perf_counter() - self._t0
+            self.timing.gc_s += took
             self.timing.gc_runs += 1
+            self.timing.gc_by_generation[info["generation"]] += took
 
     def __enter__(self) -> GcClock:
         gc.callbacks.append(self)
