@@ -21,6 +21,7 @@ from rater.cli.common import (
 )
 from rater.config import Settings
 from rater.core.inputs import Command
+from rater.gc_tuning import paused_gc
 from rater.subscribers import SubscribersError, load_subscribers, to_commands
 
 
@@ -87,11 +88,12 @@ def load(
     from rater.stream.tools import produce_commands
 
     s = settings(config, catalog=catalog)
-    refuse_bad_inputs(s.catalog, subscribers)
-    try:
-        cmds = to_commands(load_subscribers(subscribers))
-    except SubscribersError as e:
-        fail(str(e))
+    with paused_gc():  # the start-up keeps what it builds (rater.gc_tuning)
+        refuse_bad_inputs(s.catalog, subscribers)
+        try:
+            cmds = to_commands(load_subscribers(subscribers))
+        except SubscribersError as e:
+            fail(str(e))
     if bulk:
         _bulk_load(s, cmds, workers)
         return
@@ -132,7 +134,8 @@ def produce(
 
     s = settings(config)
     try:
-        cmds = to_commands(load_subscribers(subscribers))
+        with paused_gc():
+            cmds = to_commands(load_subscribers(subscribers))
     except SubscribersError as e:
         fail(str(e))
     router = Router(1)
