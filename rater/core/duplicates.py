@@ -42,6 +42,17 @@ def record_key(record_id: str) -> int:
     return int.from_bytes(blake2b(record_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def note_key(days: dict[int, list[int]], start_time: int, record_id: str) -> None:
+    """Add a record's key to the list of its day: what a store is asked about (the
+    duplicate buckets a batch reads, or reads ahead)."""
+    day = start_time // DAY_MS
+    keys = days.get(day)
+    if keys is None:
+        days[day] = [record_key(record_id)]
+    else:
+        keys.append(record_key(record_id))
+
+
 def day_of(t: int) -> int:
     """The bucket of a start time: its UTC day since the epoch."""
     return t // DAY_MS

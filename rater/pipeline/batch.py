@@ -23,7 +23,7 @@ from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_command, check_usage
 from rater.config import Topics
 from rater.core.cycles import DAY_MS
-from rater.core.duplicates import dropped_days, record_key
+from rater.core.duplicates import dropped_days, note_key
 from rater.core.engine import Rater, Status
 from rater.core.events import (
     ChargeEvent,
@@ -348,12 +348,7 @@ def _mark_seen(
         if days is None:
             days = wanted[rec.msisdn] = {}
             lines[rec.msisdn] = at
-        day = rec.start_time // DAY_MS
-        keys = days.get(day)
-        if keys is None:
-            days[day] = [record_key(rec.record_id)]
-        else:
-            keys.append(record_key(rec.record_id))
+        note_key(days, rec.start_time, rec.record_id)
     if not wanted:
         return {}
     found = seen(wanted)

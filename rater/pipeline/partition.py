@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 
-from rater.core.cycles import DAY_MS
-from rater.core.duplicates import record_key
+from rater.core.duplicates import note_key
 from rater.core.inputs import UsageRecord
 from rater.core.state import Account
 from rater.pipeline.align import Aligner, Arrival
@@ -135,12 +134,7 @@ class PartitionRun:
                 days = seen.get(it.msisdn)
                 if days is None:
                     days = seen[it.msisdn] = {}
-                day = it.start_time // DAY_MS
-                ids = days.get(day)
-                if ids is None:
-                    days[day] = [record_key(it.record_id)]
-                else:
-                    ids.append(record_key(it.record_id))
+                note_key(days, it.start_time, it.record_id)
         return list(missing), seen
 
     def prepare(
