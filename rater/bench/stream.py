@@ -122,6 +122,7 @@ class Options:
     batch_size: int | None = None
     profile: bool = False
     catch_up_tick: bool = True
+    activated_days: int = 40  # the subscribers are activated over this many days before
     passthrough: bool = True
     latency: bool = True
     processes: int = 4  # > 1: also drain the backlog with this many processes
@@ -221,7 +222,8 @@ def _run(
 
     # 1. subscribers as commands: loaded in bulk (rater load --bulk) or applied by the
     # rater as they come; then the catch-up tick, applied by the rater
-    subs = gen_subscribers(catalog, opts.subscribers, START - 40 * 86_400_000)
+    days = opts.activated_days
+    subs = gen_subscribers(catalog, opts.subscribers, START - days * 86_400_000, spread_days=days)
     cmds = to_commands(parse_subscribers({"subscribers": subs}))
     keys = account_keys(cmds)
     tune_gc(s.gc_gen0_threshold)  # as `rater run` and `rater load` do

@@ -145,6 +145,14 @@ def bench_stream(
     catch_up_tick: Annotated[
         bool, typer.Option(help="tick to the workload's start before the usage (daily cron)")
     ] = True,
+    activated_days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="activate the subscribers over this many days before the usage (the "
+            "catch-up tick charges that many days of daily fees)",
+        ),
+    ] = 40,
     processes: Annotated[
         int,
         typer.Option(min=1, help="also drain the backlog with this many processes (1: skip)"),
@@ -178,6 +186,7 @@ def bench_stream(
             batch_size=batch_size,
             profile=profile,
             catch_up_tick=catch_up_tick,
+            activated_days=activated_days,
             passthrough=passthrough,
             latency=latency,
             processes=processes,
