@@ -37,9 +37,7 @@ class Rerated(Summary):
     def merged_shares(cls, parts: list[Rerated]) -> Rerated:
         """The summary of a replay shared by several processes (the same window)."""
         total = cls(window=parts[0].window, diff=parts[0].diff)
-        base = Summary.merged(
-            Summary(**{f.name: getattr(p, f.name) for f in fields(Summary)}) for p in parts
-        )
+        base = Summary.merged(parts)  # the fields every summary has
         for f in fields(Summary):
             setattr(total, f.name, getattr(base, f.name))
         total.fen = sum(p.fen for p in parts)

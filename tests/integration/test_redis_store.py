@@ -75,15 +75,22 @@ def test_an_account_without_its_hot_counters_is_refused_by_name(store: RedisStor
         store.load(0, [acct.key])
 
 
-def test_the_duplicate_buckets_are_asked_about_a_batch_and_read_whole_only_on_request(
-    store: RedisStore,
-) -> None:
+def _with_buckets(store: RedisStore) -> tuple[Account, str, int, tuple[int, int, int]]:
+    """An account committed with records a and b on day d of its line m, c on day d + 1:
+    (the account, m, d, the keys of a, b and c)."""
     store.claim(0)
     acct = _account()
     m, d = "13800000001", 20550
     a, b, c = (record_key(r) for r in ("a", "b", "c"))
     seen = {m: SeenChange({d: [a, b], d + 1: [c]}, [])}
     store.commit(0, PartitionCommit(1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", seen))
+    return acct, m, d, (a, b, c)
+
+
+def test_the_duplicate_buckets_are_asked_about_a_batch_and_read_whole_only_on_request(
+    store: RedisStore,
+) -> None:
+    acct, m, d, (a, b, c) = _with_buckets(store)
     asked = {m: {d: [a, c], d + 1: [c]}, "13800000002": {d: [a]}}
     assert store.seen_among(0, asked) == {m: {d: {a}, d + 1: {c}}}
     assert store.load(0, [acct.key])[acct.key].lines[m].seen == {}
@@ -118,12 +125,7 @@ def test_reads_made_ahead_answer_as_the_store_does_also_after_a_restart(
     """One round trip for a batch's reads (rater.store.readahead) gives the same accounts
     and the same duplicate answers as `load` and `seen_among`; a Redis that lost its
     scripts (restarted) is sent the read script again."""
-    store.claim(0)
-    acct = _account()
-    m, d = "13800000001", 20550
-    a, b, c = (record_key(r) for r in ("a", "b", "c"))
-    seen = {m: SeenChange({d: [a, b], d + 1: [c]}, [])}
-    store.commit(0, PartitionCommit(1, {"usage": (0, 1)}, {acct.key: acct}, {}, b"", seen))
+    acct, m, d, (a, _, c) = _with_buckets(store)
     asked = {m: {d: [a, c, a], d + 1: [c]}, "13800000002": {d: [a]}}
     for _ in ("warm", "after SCRIPT FLUSH"):
         views = store.read_ahead({0: ([acct.key, "nobody"], asked), 1: ([], {})})
