@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # p99, but the lag metric then misses a short backlog (docs/configuration.md)
     batch_timeout_s: float = Field(0.2, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
+    # a tick applies to at most this many due accounts of a partition per batch, and goes
+    # on in the next: a clock that missed days over many subscribers stays in memory
+    tick_accounts_per_batch: int = Field(1000, ge=1)
     # young collections after this many more live objects (0: Python's default, 700):
     # above what a batch holds at its peak, so that a steady batch triggers none
     gc_gen0_threshold: int = Field(500_000, ge=0)

@@ -143,9 +143,9 @@ class TimedStore(RedisStore):
         with _adding(self.timing, "redis_s"):
             return super().seen_among(partition, wanted)
 
-    def due_keys(self, partition: int, until: int) -> list[str]:
+    def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
         with _adding(self.timing, "redis_s"):
-            return super().due_keys(partition, until)
+            return super().due_keys(partition, until, limit)
 
     def commit(self, partition: int, batch: PartitionCommit) -> dict[str, bytes]:
         with _adding(self.timing, "redis_s"):

@@ -100,6 +100,7 @@ def simulate(
             partitions=parts,
             topics=s.topics,
             max_future_ms=s.max_future_ms,
+            tick_accounts=s.tick_accounts_per_batch,
             workers=worker_count(
                 s.offline_workers if workers is None else workers, parts, usage.stat().st_size
             ),

@@ -48,7 +48,7 @@ from rater.jobs.files import (
 from rater.jobs.shares import SegmentLog, Share
 from rater.jobs.summary import Summary
 from rater.pipeline.align import Arrival
-from rater.pipeline.batch import BatchRater, PoisonInput
+from rater.pipeline.batch import TICK_ACCOUNTS, BatchRater, PoisonInput
 from rater.pipeline.messages import InMessage, new_in_message
 from rater.pipeline.partition import PartitionRun
 from rater.progress import Reports
@@ -79,6 +79,7 @@ class OfflineRun:
     partitions: int = 4
     max_future_ms: int = 24 * 3_600_000
     dead_letter_max_bytes: int = 900_000
+    tick_accounts: int = TICK_ACCOUNTS  # due accounts a tick applies to per turn
     chunk: int = 5_000  # records read before the partitions rate them (memory per chunk)
     store: MemoryStore = field(default_factory=lambda: MemoryStore(isolated=False))
     # rate into this store instead of `store` (a replay into a Redis namespace of its own)
@@ -104,6 +105,7 @@ class OfflineRun:
             self.max_future_ms,
             encode_output=event_line_bytes,
             dead_letter_max_bytes=self.dead_letter_max_bytes,
+            tick_accounts=self.tick_accounts,
         )
         self.runs = [
             PartitionRun(
@@ -249,7 +251,13 @@ class OfflineRun:
             self.dead_out.write(dead_letter_json(dl))
 
     def _flush(self, usage_done: bool) -> None:
-        """Every partition's turn: rate what the aligner releases and commit it."""
+        """Every partition's turn: rate what the aligner releases and commit it; at the
+        end of the input, until a tick left unfinished (`BatchRater.rate`) is done."""
+        self._turn(usage_done)
+        while usage_done and any(run.unfinished for run in self.runs):
+            self._turn(usage_done)
+
+    def _turn(self, usage_done: bool) -> None:
         write = self.events_out.write
         dead_topic = self.topics.dead_letter
         store = self.rated_into
@@ -297,6 +305,7 @@ def rate_offline(
     reading: Reading | None = None,
     share: Share | None = None,
     segments: SegmentLog | None = None,
+    tick_accounts: int = TICK_ACCOUNTS,
 ) -> tuple[Summary, MemoryStore]:
     """Commands (in time order), the usage, and a closing tick at `until`, rated as the
     stream rates them once they are all on the topics.
@@ -319,6 +328,7 @@ def rate_offline(
             topics=topics or Topics(),
             partitions=partitions,
             max_future_ms=max_future_ms,
+            tick_accounts=tick_accounts,
             poison=poison,
             share=share,
             segments=segments,

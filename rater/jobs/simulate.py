@@ -18,6 +18,7 @@ from rater.jobs.files import Reading, read_usage, read_usage_share
 from rater.jobs.offline import rate_offline
 from rater.jobs.shares import SegmentLog, Share, run_shares
 from rater.jobs.summary import Summary, cost_line
+from rater.pipeline.batch import TICK_ACCOUNTS
 from rater.progress import Progress, Reports
 
 
@@ -47,6 +48,7 @@ def simulate(
     progress: bool = True,
     max_future_ms: int = 24 * 3_600_000,
     workers: int = 1,
+    tick_accounts: int = TICK_ACCOUNTS,
 ) -> Simulated:
     """`rater simulate`: commands, the usage file, the closing tick; progress on stderr.
     With `workers` > 1, that many processes share the partitions (`rater.jobs.shares`):
@@ -81,6 +83,7 @@ def simulate(
             reading,
             share,
             log,
+            tick_accounts,
         )
         return summary
 

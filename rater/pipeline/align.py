@@ -69,6 +69,13 @@ class Aligner:
             c.clear()
         return out
 
+    def put_back(self, arrivals: list[Arrival], usage_topic: str) -> None:
+        """Arrivals released but not applied (in release order), back at the head of
+        their queues: the next `release` gives them again, in the same order."""
+        usage = [a for a in arrivals if a.msg.topic == usage_topic]
+        self.usage.extendleft(reversed(usage))
+        self.commands.extendleft(reversed([a for a in arrivals if a.msg.topic != usage_topic]))
+
     def held(self) -> int:
         return len(self.usage) + len(self.commands)
 

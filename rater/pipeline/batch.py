@@ -22,8 +22,6 @@ from rater.codec.deadletter import MAX_DEAD_LETTER_BYTES, DeadLetter, dead_lette
 from rater.codec.errors import DecodeError, ErrorClass
 from rater.codec.validate import check_command, check_usage
 from rater.config import Topics
-from rater.core.cycles import DAY_MS
-from rater.core.duplicates import dropped_days, note_key
 from rater.core.engine import Rater, Status
 from rater.core.events import (
     ChargeEvent,
@@ -33,13 +31,15 @@ from rater.core.events import (
     UnratedEvent,
 )
 from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
-from rater.core.state import Account, Line
+from rater.core.state import Account
 from rater.pipeline.align import BAD, Arrival, Decoded
 from rater.pipeline.messages import InMessage, OutMessage, new_out_message
+from rater.pipeline.seen import mark_seen, seen_changes
 from rater.routing import account_key
 from rater.store.base import SeenChange, SeenKeys
 
 COMMAND_TYPES: tuple[type, ...] = typing.get_args(Command)
+TICK_ACCOUNTS = 1000  # due accounts a tick applies to per batch (`tick_accounts_per_batch`)
 
 
 @dataclass(slots=True)
@@ -53,6 +53,9 @@ class BatchResult:
     # MSISDN -> the line's record keys to add and day buckets to drop
     seen: dict[str, SeenChange] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)  # also in `out`, encoded
+    # a tick with more due accounts than a batch takes, and what came after it: not
+    # finished, back to the aligner (`BatchRater.rate`)
+    held: list[Arrival] = field(default_factory=list)
     input_times: list[int] = field(default_factory=list)  # message timestamps (ms)
     event_times: list[int] = field(default_factory=list)  # usage start times (ms)
 
@@ -122,8 +125,10 @@ class BatchRater:
         codecs: WireCodecs = PLAIN,
         encode_output: Callable[[Event], bytes] | None = None,
         dead_letter_max_bytes: int = MAX_DEAD_LETTER_BYTES,
+        tick_accounts: int = TICK_ACCOUNTS,
     ) -> None:
         self.dead_letter_max_bytes = dead_letter_max_bytes
+        self.tick_accounts = max(1, tick_accounts)
         self.codecs = codecs
         self.rater = rater
         self.topics = topics
@@ -219,7 +224,7 @@ class BatchRater:
         self,
         arrivals: list[Arrival],
         load: Callable[[set[str]], dict[str, Account]],
-        due: Callable[[int], list[str]],
+        due: Callable[[int, int], list[str]],
         seen: Callable[[SeenKeys], dict[str, dict[int, set[int]]]] | None = None,
     ) -> BatchResult:
         """Rate a partition's arrivals, in the order given (`Aligner.release`).
@@ -227,32 +232,35 @@ class BatchRater:
         `seen`, given the batch's record keys per line and day, returns those the line
         already has (the store's duplicate buckets). The lines then hold only those keys
         in `Line.seen`: the core asks about no other, so a store need not read (or keep
-        in memory) a line's whole window of keys.
+        in memory) a line's whole window of keys. `due(until, limit)`: at most `limit`
+        accounts with a change due by `until`, the earliest first.
 
         This runs once per record, so it is written for speed: one pass to collect the
         keys, one to rate, counters kept in locals and turned into labels at the end."""
         res = BatchResult()
-        keys: set[str] = set()
-        tick_at: int | None = None
-        usage: list[Arrival] = []
-        for a in arrivals:
-            it = a.item
-            if type(it) is UsageRecord:
-                usage.append(a)
-                keys.add(cast(str, a.key))
-            elif a.key is not None:
-                keys.add(a.key)
-            elif type(it) is Tick:
-                tick_at = it.time if tick_at is None else max(tick_at, it.time)
+        keys, usage, tick_at, first_tick = _collect(arrivals)
         if tick_at is not None:
-            keys.update(due(tick_at))
+            limit = self.tick_accounts
+            due_now = due(tick_at, limit + 1)
+            if len(due_now) > limit:
+                # More accounts are due than a batch should hold (a clock that missed
+                # days, a million subscribers): the first tick goes to the first
+                # `limit` of them, and it comes back, with all that followed it, for
+                # the next batch. An account is ticked once (its next change is then
+                # later), so the events are those of one whole tick.
+                res.held = arrivals[first_tick:]
+                arrivals = arrivals[: first_tick + 1]
+                keys, usage, tick_at, _ = _collect(arrivals)
+                assert tick_at is not None
+                due_now = due(tick_at, limit)
+            keys.update(due_now)
         accounts = load(keys) if keys else {}
         usage_at_load = {
             msisdn: line.last_usage
             for acct in accounts.values()
             for msisdn, line in acct.lines.items()
         }
-        found = _mark_seen(usage, accounts, seen) if seen is not None else {}
+        found = mark_seen(usage, accounts, seen) if seen is not None else {}
         statuses: dict[tuple[str, Status], int] = {}
         changed = res.accounts
         events = res.events
@@ -278,7 +286,8 @@ class BatchRater:
                     if tick_out.events or due_acct.next_due != before:
                         changed[k] = due_acct  # a rollover may change state silently
                     self._emit(res, tick_out.events)
-                res.outcomes[(m.topic, "tick")] += 1
+                if not res.held:  # a tick not finished counts when it is
+                    res.outcomes[(m.topic, "tick")] += 1
                 continue
             item = cast(UsageRecord | Command, it)
             try:
@@ -315,7 +324,7 @@ class BatchRater:
             res.outcomes[(topic, st.lower())] += n
         window = self.rater.rt.duplicate_window_ms
         for acct in changed.values():
-            _seen_changes(res.seen, acct, usage_at_load, found, window)
+            seen_changes(res.seen, acct, usage_at_load, found, window)
         return res
 
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
@@ -326,64 +335,23 @@ class BatchRater:
         )
 
 
-def _mark_seen(
-    usage: list[Arrival],
-    accounts: dict[str, Account],
-    seen: Callable[[SeenKeys], dict[str, dict[int, set[int]]]],
-) -> dict[str, dict[int, set[int]]]:
-    """Give each line of the batch's accounts the keys of the batch's records it already
-    has, and nothing else (a cached line may hold an earlier batch's); returns them."""
-    for acct in accounts.values():
-        for line in acct.lines.values():
-            line.seen = {}
-    wanted: dict[str, dict[int, list[int]]] = {}
-    lines: dict[str, Line] = {}
-    for _, _, item, akey in usage:
-        rec = cast(UsageRecord, item)  # `usage` holds records only
-        owner = accounts.get(akey) if akey is not None else None
-        at = owner.lines.get(rec.msisdn) if owner is not None else None
-        if at is None:
-            continue  # unknown here: a dead letter, or created by a command of this batch
-        days = wanted.get(rec.msisdn)
-        if days is None:
-            days = wanted[rec.msisdn] = {}
-            lines[rec.msisdn] = at
-        note_key(days, rec.start_time, rec.record_id)
-    if not wanted:
-        return {}
-    found = seen(wanted)
-    for msisdn, line in lines.items():
-        line.seen = {day: set(keys) for day, keys in found.get(msisdn, {}).items()}
-    return found
-
-
-def _seen_changes(
-    changes: dict[str, SeenChange],
-    acct: Account,
-    usage_at_load: dict[str, int],
-    found: dict[str, dict[int, set[int]]],
-    window: int,
-) -> None:
-    """What the store must change in the duplicate buckets of `acct`'s lines: the keys
-    the batch added (beyond those it found), and the days a line's latest record moved
-    out of its window (`rater.core.duplicates.dropped_days`)."""
-    for msisdn, line in acct.lines.items():
-        after = line.last_usage
-        before = usage_at_load.get(msisdn, 0)
-        if after == before and not line.seen:
-            continue
-        first = (after - window) // DAY_MS  # first_kept_day, inline: once per line
-        dropped: list[int] = []
-        if before and first > (before - window) // DAY_MS:
-            dropped = list(dropped_days(before, after, window))
-        had = found.get(msisdn)
-        added: dict[int, list[int]] = {}
-        for day, keys in line.seen.items():
-            if day < first:
-                continue  # out of the window already: never looked at again
-            old = had.get(day) if had else None
-            new = keys - old if old else keys
-            if new:
-                added[day] = list(new)
-        if added or dropped:
-            changes[msisdn] = SeenChange(added, dropped)
+def _collect(arrivals: list[Arrival]) -> tuple[set[str], list[Arrival], int | None, int]:
+    """The account keys the arrivals touch, the usage among them, the latest tick's time
+    (None: no tick) and the first tick's index."""
+    keys: set[str] = set()
+    usage: list[Arrival] = []
+    tick_at: int | None = None
+    first_tick = -1
+    for i, a in enumerate(arrivals):
+        it = a.item
+        if type(it) is UsageRecord:
+            usage.append(a)
+            keys.add(cast(str, a.key))
+        elif a.key is not None:
+            keys.add(a.key)
+        elif type(it) is Tick:
+            if tick_at is None:
+                tick_at, first_tick = it.time, i
+            elif it.time > tick_at:
+                tick_at = it.time
+    return keys, usage, tick_at, first_tick

@@ -55,6 +55,7 @@ class PartitionRun:
     # batch can be rated again from it after the core raised on one of its inputs
     can_reload: bool = True
     poisoned: int = 0  # inputs on which the core raised, dead-lettered
+    unfinished: bool = False  # the last batch left a tick half applied: go on at once
 
     def push(self, batch: BatchRater, msgs: list[InMessage], usage_topic: str, now: int) -> None:
         """Decode, check and queue consumed messages, skipping those below the watermark
@@ -152,12 +153,7 @@ class PartitionRun:
         that writes files has nothing to recover)."""
         if ready is None:
             ready = self.aligner.release(usage_done, commands_done)
-        held = self.aligner.first_held()
-        new_wm = dict(self.watermark)
-        for topic, nxt in self.consumed.items():
-            stop = held.get(topic, nxt)
-            if stop > new_wm.get(topic, 0):
-                new_wm[topic] = stop
+        new_wm = self._watermark()
         if not ready and new_wm == self.watermark:
             return None
         n = self.n
@@ -166,7 +162,7 @@ class PartitionRun:
                 res = batch.rate(
                     ready,
                     lambda keys: self.load(store, keys),
-                    lambda until: store.due_keys(n, until),
+                    lambda until, limit: store.due_keys(n, until, limit),
                     lambda wanted: store.seen_among(n, wanted),
                 )
                 break
@@ -181,6 +177,11 @@ class PartitionRun:
                 self.cold.clear()
                 ready = batch.without(ready, poison)
                 self.poisoned += 1
+        self.unfinished = bool(res.held)
+        if res.held:  # an unfinished tick: it and what followed it wait for the next batch
+            self.aligner.put_back(res.held, batch.topics.usage)
+            ready = ready[: len(ready) - len(res.held)]
+            new_wm = self._watermark()
         res.input_times = [a.msg.timestamp for a in ready]
         res.event_times = [a.time for a in ready if type(a.item) is UsageRecord]
         old = self.watermark
@@ -194,6 +195,17 @@ class PartitionRun:
             cold=self.cold,
         )
         return Prepared(n, res, commit, new_wm, len(ready))
+
+    def _watermark(self) -> dict[str, int]:
+        """The next offset to apply per topic: the first input held, else the next
+        consumed."""
+        held = self.aligner.first_held()
+        new_wm = dict(self.watermark)
+        for topic, nxt in self.consumed.items():
+            stop = held.get(topic, nxt)
+            if stop > new_wm.get(topic, 0):
+                new_wm[topic] = stop
+        return new_wm
 
     def committed(self, p: Prepared, cold: dict[str, bytes]) -> None:
         """The store holds `p`: the cache and the watermark move on."""

@@ -207,6 +207,7 @@ def _attempt(
         partitions=partitions,
         max_future_ms=plan.settings.max_future_ms,
         dead_letter_max_bytes=plan.settings.dead_letter_max_bytes,
+        tick_accounts=plan.settings.tick_accounts_per_batch,
         chunk=plan.chunk,
         store=memory,
         target=target,

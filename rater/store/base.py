@@ -96,8 +96,9 @@ class Store(Protocol):
         """Of the record keys given per line (MSISDN) and day, those the line has."""
         ...
 
-    def due_keys(self, partition: int, until: int) -> list[str]:
-        """Accounts of the partition with a change due at or before `until`."""
+    def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
+        """Accounts of the partition with a change due at or before `until`, the earliest
+        first (ties by key), at most `limit` of them."""
         ...
 
     def account_key(self, partition: int, msisdn: str) -> str | None:

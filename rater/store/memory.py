@@ -10,6 +10,7 @@ encode and a decode per account and batch; a failed batch ends such a job anyway
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -86,9 +87,14 @@ class MemoryStore:
                         found.setdefault(msisdn, {})[day] = hits
         return found
 
-    def due_keys(self, partition: int, until: int) -> list[str]:
+    def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
         due = self._p(partition).due
-        return sorted(k for k, t in due.items() if t <= until)
+        found = [(t, k) for k, t in due.items() if t <= until]
+        if limit is not None and len(found) > limit:
+            found = heapq.nsmallest(limit, found)
+        else:
+            found.sort()
+        return [k for _, k in found]
 
     def account_key(self, partition: int, msisdn: str) -> str | None:
         return self._p(partition).directory.get(msisdn)

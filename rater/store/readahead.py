@@ -94,8 +94,8 @@ class ReadAhead:
     def watermark(self, partition: int) -> tuple[dict[str, int], bytes | None]:
         return self.store.watermark(partition)
 
-    def due_keys(self, partition: int, until: int) -> list[str]:
-        return self.store.due_keys(partition, until)
+    def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
+        return self.store.due_keys(partition, until, limit)
 
     def account_key(self, partition: int, msisdn: str) -> str | None:
         return self.store.account_key(partition, msisdn)

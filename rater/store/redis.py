@@ -15,13 +15,11 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
     {ns:p}:seen:<m>:<d>
                      set of integers: the keys of the records line m rated that start on
-                     UTC day d, within the duplicate window (rater.core.duplicates).
-                     Redis keeps a small set of integers as an intset, 8 bytes a member
-                     (up to `set-max-intset-entries`, 512 by default: raise it for lines
-                     with more records a day). Kept out of the account so a write costs
-                     the same on day 1 and day 30; the stream asks about a batch's keys
-                     with SMISMEMBER (`seen_among`) and never reads a bucket whole; a
-                     bucket is deleted when its day leaves the window.
+                     UTC day d, within the duplicate window (rater.core.duplicates):
+                     an intset of 8 bytes a member up to `set-max-intset-entries` (512
+                     by default). Out of the account, so a write costs the same on day 1
+                     and day 30; asked with SMISMEMBER (`seen_among`), never read whole;
+                     deleted when its day leaves the window.
 
 The write of a batch is one Lua script: fencing check, expected watermark check,
 accounts, due times, directory, new watermark and the batch's outputs, all or nothing.
@@ -315,9 +313,11 @@ class RedisStore:
     def _seen_key(self, partition: int, msisdn: str, day: int) -> str:
         return f"{self.tag(partition)}:seen:{msisdn}:{day}"
 
-    def due_keys(self, partition: int, until: int) -> list[str]:
-        """Accounts of the partition with a change due at or before `until`."""
-        raw = self.r.zrangebyscore(f"{self.tag(partition)}:due", "-inf", until)
+    def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
+        """Accounts of the partition with a change due at or before `until`, the earliest
+        first (ties by key, as the sorted set orders them), at most `limit`."""
+        page: dict[str, int] = {} if limit is None else {"start": 0, "num": limit}
+        raw = self.r.zrangebyscore(f"{self.tag(partition)}:due", "-inf", until, **page)
         return [k.decode() for k in raw]
 
     def account_key(self, partition: int, msisdn: str) -> str | None:

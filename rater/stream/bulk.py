@@ -244,6 +244,7 @@ def _apply_parts(
         s.max_future_ms,
         codecs=wire_codecs(s),
         dead_letter_max_bytes=s.dead_letter_max_bytes,
+        tick_accounts=s.tick_accounts_per_batch,
     )
     topic, usage_topic = s.topics.commands, s.topics.usage
     runs = {p: PartitionRun(p, store.claim(p), {}, s.account_cache) for p in by_part}
@@ -255,11 +256,13 @@ def _apply_parts(
     try:
         group = consumer.consumer_group_metadata()
         rounds = max((len(v) + CHUNK - 1) // CHUNK for v in by_part.values())
-        for r in range(rounds):
+        r = 0
+        # past the rounds, while a tick is left half applied (BatchRater.rate)
+        while r < rounds or any(run.unfinished for run in runs.values()):
             pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]] = []
             for p, run in runs.items():
                 todo = by_part[p][r * CHUNK : (r + 1) * CHUNK]
-                if not todo:
+                if not todo and not run.unfinished:
                     continue
                 now = batch.now_ms()
                 for c in todo:
@@ -289,6 +292,7 @@ def _apply_parts(
             for run in runs.values():  # no cache kept: rater run starts its own
                 run.accounts.clear()
                 run.cold.clear()
+            r += 1
     finally:
         writer.shutdown(wait=True)
         consumer.close()

@@ -42,14 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import FrameType
 
 import redis
-from confluent_kafka import (
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from rater import metrics
@@ -116,6 +109,7 @@ class StreamRater(CommitSteps, Positions):
             settings.max_future_ms,
             codecs=wire_codecs(settings),
             dead_letter_max_bytes=settings.dead_letter_max_bytes,
+            tick_accounts=settings.tick_accounts_per_batch,
         )
         self.health = health or metrics.Health()
         self.stop = threading.Event()
@@ -348,7 +342,9 @@ class StreamRater(CommitSteps, Positions):
         rate_every = self.s.rate_log_s
         rate_at, rate_msgs, rate_batches = time.monotonic(), 0, 0
         while not self.stop.is_set():
-            msgs = self.consumer.consume(self.s.batch_size, self.s.batch_timeout_s)
+            # a tick left half applied goes on at once, not after a wait for input
+            wait = 0 if any(r.unfinished for r in self.owned.values()) else self.s.batch_timeout_s
+            msgs = self.consumer.consume(self.s.batch_size, wait)
             self._recover()
             self._measure_lag()
             if msgs or self._pending():

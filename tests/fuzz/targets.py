@@ -317,7 +317,7 @@ def _check_arrival(batch: BatchRater, codecs: WireCodecs, a: Arrival) -> None:
         _check_error(it)
     else:
         assert _is_reason(it), it
-    res = batch.rate([a], load=lambda keys: {}, due=lambda t: [])
+    res = batch.rate([a], load=lambda keys: {}, due=lambda t, limit: [])
     assert len(res.dead) == 1 and len(res.out) == 1, (res.dead, res.out)
     (dl,), (out,) = res.dead, res.out
     assert out.topic == TOPICS.dead_letter

@@ -35,9 +35,18 @@ END = to_ms("2026-04-03T00:00:00+08:00")
 UNTIL = to_ms("2026-04-03T12:00:00+08:00")
 
 
+TICK_ACCOUNTS = 7  # the closing tick reaches more than this per partition: several batches
+
+
 def stream_settings(bootstrap: str, redis_url: str, partitions: int = 4) -> Settings:
     return streamkit.run_settings(
-        bootstrap, redis_url, "it", catalog=CATALOG, partitions=partitions, batch_size=5000
+        bootstrap,
+        redis_url,
+        "it",
+        catalog=CATALOG,
+        partitions=partitions,
+        batch_size=5000,
+        tick_accounts_per_batch=TICK_ACCOUNTS,
     )
 
 
@@ -75,6 +84,11 @@ def test_stream_equals_simulator(kafka_bootstrap: str, redis_url: str) -> None:
     run_until_drained(s)
     produce_usage(s, records, account_keys(commands))
     run_until_drained(s)
+    # the stream applies the closing tick to 7 due accounts per partition and batch (the
+    # offline job to up to 1 000): the same events all the same
+    r = redis.Redis.from_url(redis_url)
+    tags = [RedisStore(r, s.namespace).tag(p) for p in range(s.partitions)]
+    assert max(r.zcount(f"{tag}:due", "-inf", UNTIL) for tag in tags) > 2 * TICK_ACCOUNTS
     send_tick(s, UNTIL)
     run_until_drained(s)
     stream_events = read_events(s)

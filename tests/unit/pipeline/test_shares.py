@@ -42,13 +42,25 @@ class BuggyRater(Rater):
 
 
 def _simulate(
-    rater: Rater, inputs: tuple[list[Command | Tick], Path], folder: Path, workers: int
+    rater: Rater,
+    inputs: tuple[list[Command | Tick], Path],
+    folder: Path,
+    workers: int,
+    tick_accounts: int = 1000,
 ) -> tuple[bytes, bytes, str]:
     cmds, usage = inputs
     ev, dl = folder / f"events-{workers}.jsonl", folder / f"dead-{workers}.jsonl"
     with ev.open("w+b") as events, dl.open("w+b") as dead:
         run = simulate(
-            rater, cmds, usage, END + 86_400_000, events, dead, progress=False, workers=workers
+            rater,
+            cmds,
+            usage,
+            END + 86_400_000,
+            events,
+            dead,
+            progress=False,
+            workers=workers,
+            tick_accounts=tick_accounts,
         )
     assert run.workers == workers and run.peak_kib > 0
     return ev.read_bytes(), dl.read_bytes(), run.summary.text()
@@ -65,6 +77,21 @@ def test_the_files_are_byte_for_byte_those_of_one_process(
     assert "duplicates ignored: 0" not in summary
     for workers in (2, 3, 4):
         assert _simulate(rater, inputs, tmp_path, workers) == one, f"{workers} processes"
+
+
+def test_a_tick_spread_over_turns_gives_the_same_files_in_every_process_count(
+    inputs: tuple[list[Command | Tick], Path], tmp_path: Path
+) -> None:
+    """The closing tick, 3 due accounts a turn (`tick_accounts_per_batch`): more turns at
+    the end, in some processes more than in others; the files are still one process's,
+    and the events those of the whole tick, in another order."""
+    rater = Rater(CATALOG)
+    one = _simulate(rater, inputs, tmp_path, 1, tick_accounts=3)
+    assert _simulate(rater, inputs, tmp_path, 2, tick_accounts=3) == one
+    whole = _simulate(rater, inputs, tmp_path, 1)
+    assert one[0] != whole[0], "the tick reached few accounts: no turn was bounded"
+    assert sorted(one[0].splitlines()) == sorted(whole[0].splitlines())
+    assert (one[1], one[2]) == (whole[1], whole[2])
 
 
 def test_a_poison_input_in_one_share_is_dead_lettered_as_with_one_process(

@@ -124,7 +124,7 @@ def _batch(
     return br.rate(
         _arrivals(br, msgs),
         lambda keys: store.load(0, keys),
-        lambda until: store.due_keys(0, until),
+        lambda until, limit: store.due_keys(0, until, limit),
         lambda wanted: store.seen_among(0, wanted),
     )
 
@@ -339,7 +339,7 @@ def test_record_ids_the_store_has_seen_are_duplicates_and_only_the_batch_is_aske
         )
     ]
     br = BatchRater(rater, T, 86_400_000, now_ms=lambda: NOW)
-    res = br.rate(_arrivals(br, msgs), load, lambda t: store.due_keys(0, t), seen)
+    res = br.rate(_arrivals(br, msgs), load, lambda t, limit: store.due_keys(0, t, limit), seen)
     assert asked == [{A: {day: [k["r1"], k["r2"], k["r2"], k["r3"]]}}]
     charged = [e.record_id for e in res.events if isinstance(e, ChargeEvent)]
     assert charged == ["r2", "r3"]
@@ -368,7 +368,7 @@ def test_a_line_s_newer_record_drops_the_buckets_its_window_left() -> None:
         res = br.rate(
             _arrivals(br, [msg]),
             lambda keys: store.load(0, keys),
-            lambda t: store.due_keys(0, t),
+            lambda t, limit: store.due_keys(0, t, limit),
             lambda wanted: store.seen_among(0, wanted),
         )
         store.commit(0, PartitionCommit(1, {}, res.accounts, {}, b"", seen=res.seen))
