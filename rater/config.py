@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(5000, ge=1)
     # a turn takes what has come within this: batches are bounded by time under light
     # load (latency) and by batch_size under heavy load (throughput). 0.05 gives a lower
-    # p99, but the lag metric then misses a short backlog (docs/configuration.md)
+    # p99 (docs/configuration.md)
     batch_timeout_s: float = Field(0.2, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     # a tick applies to at most this many due accounts of a partition per batch, and goes

@@ -19,6 +19,9 @@ from rater.stream.kafka import admin_config, at_end
 # within about PING_EVERY_S + KAFKA_PING_TIMEOUT_S
 PING_EVERY_S = 1.0
 KAFKA_PING_TIMEOUT_S = 2.0
+# an idle member measures the lag this often (a turn that brought messages, a commit and
+# a change of the partitions owned have it measured at once)
+LAG_EVERY_S = 1.0
 
 
 class Positions:
@@ -29,6 +32,9 @@ class Positions:
     consumer: Consumer | None
     owned: dict[int, PartitionRun]
     _lag_at: float
+    # the partitions owned (and their epochs: one given back by a rebalance was claimed
+    # again, its series removed) when the lag was last measured
+    _lag_of: frozenset[tuple[int, int]] = frozenset()
     _ping_at: float
     _admin: AdminClient | None
 
@@ -103,24 +109,33 @@ class Positions:
             assert self.consumer is not None
             self.consumer.list_topics(self.s.topics.usage, timeout=KAFKA_PING_TIMEOUT_S)
 
-    def _measure_lag(self, every_s: float = 1.0) -> None:
+    def _measure_lag(self, every_s: float = LAG_EVERY_S) -> None:
         """Input messages not yet applied, per owned partition (alerts, autoscaling): the
         partition's end as the consumer last heard it in a fetch response, less the
-        watermark. Measured after every commit and every `every_s` when idle; an end not
-        heard of yet is asked of the broker rather than taken for 0."""
-        now = time.monotonic()
-        if now - self._lag_at < every_s or self.consumer is None:
+        watermark. The loop measures on every turn that brought messages (`every_s` 0),
+        after every commit, as soon as the partitions owned change, and every `every_s`
+        when idle; an end not heard of yet is asked of the broker rather than taken for 0.
+
+        A turn that owns no partition measures nothing, and puts no measurement off:
+        with a short `batch_timeout_s` the first turns come back before the group is
+        joined, and when such a turn held the next measurement off for `every_s`, a
+        backlog drained within that second (held by the aligner until the commands
+        came, so without a commit to ask for a measurement) was never seen."""
+        if self.consumer is None or not self.owned:
             return
-        self._lag_at = now
+        now, owned = time.monotonic(), frozenset((n, r.epoch) for n, r in self.owned.items())
+        if now - self._lag_at < every_s and owned == self._lag_of:
+            return
+        self._lag_at, self._lag_of = now, owned
         for tp in self.consumer.assignment():
             own = self.owned.get(tp.partition)
             if own is None:
                 continue
             try:
-                _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=True)
-                if high < 0:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0:  # OFFSET_INVALID: no fetch response for it yet
                     _, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-            except KafkaException:
+            except KafkaException:  # what confluent-kafka raises on a timeout too
                 continue
             if high >= 0:
                 lag = max(0, high - own.watermark.get(tp.topic, 0))

@@ -63,7 +63,7 @@ from rater.stream.kafka import (
     leave_group,
     producer_config,
 )
-from rater.stream.positions import Positions
+from rater.stream.positions import LAG_EVERY_S, Positions
 from rater.stream.restarts import Restarts
 
 log = logging.getLogger("rater.stream")
@@ -346,7 +346,7 @@ class StreamRater(CommitSteps, Positions):
             wait = 0 if any(r.unfinished for r in self.owned.values()) else self.s.batch_timeout_s
             msgs = self.consumer.consume(self.s.batch_size, wait)
             self._recover()
-            self._measure_lag()
+            self._measure_lag(0.0 if msgs else LAG_EVERY_S)  # messages: measured at once
             if msgs or self._pending():
                 self.process(msgs)
                 rate_msgs += len(msgs)
