@@ -163,7 +163,7 @@ class PartitionRun:
                     ready,
                     lambda keys: self.load(store, keys),
                     lambda until, limit: store.due_keys(n, until, limit),
-                    lambda wanted: store.seen_among(n, wanted),
+                    None if store.seen_in_lines else lambda wanted: store.seen_among(n, wanted),
                 )
                 break
             except PoisonInput as poison:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import cast
 
 from rater.core.cycles import DAY_MS
-from rater.core.duplicates import dropped_days, note_key
+from rater.core.duplicates import dropped_days, note_key, prune
 from rater.core.inputs import UsageRecord
 from rater.core.state import Account, Line
 from rater.pipeline.align import Arrival
@@ -76,3 +76,15 @@ def seen_changes(
                 added[day] = list(new)
         if added or dropped:
             changes[msisdn] = SeenChange(added, dropped)
+
+
+def keep_window(acct: Account, usage_at_load: dict[str, int], window: int) -> None:
+    """For lines that keep their own buckets: drop the days that left the window when
+    the line's latest record moved, as a store drops `dropped_days`, so that a line
+    holds what the store would hold for it (the core prunes only when a line passes a
+    window's worth of days)."""
+    for msisdn, line in acct.lines.items():
+        after = line.last_usage
+        before = usage_at_load.get(msisdn, 0)
+        if after != before and line.seen:
+            prune(line.seen, after, window)

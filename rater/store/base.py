@@ -76,6 +76,11 @@ class PartitionCommit:
 class Store(Protocol):
     """Partition-scoped state, as every job needs it."""
 
+    # True: the store keeps the account objects a job rates, and each line keeps its own
+    # duplicate buckets in `Line.seen` (the whole window): a batch asks `seen_among`
+    # nothing and writes no `PartitionCommit.seen` (`BatchRater.rate`)
+    seen_in_lines: bool
+
     def claim(self, partition: int) -> int:
         """Become the partition's owner; returns the new epoch, which fences older ones."""
         ...
@@ -88,8 +93,8 @@ class Store(Protocol):
         self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
     ) -> dict[str, Account]:
         """The accounts found under `keys`, their lines' `seen` empty (ask
-        `seen_among`). `cold` gets each account's stored cold bytes where the store
-        keeps them (for `PartitionCommit.cold`)."""
+        `seen_among`) unless `seen_in_lines`. `cold` gets each account's stored cold
+        bytes where the store keeps them (for `PartitionCommit.cold`)."""
         ...
 
     def seen_among(self, partition: int, wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:

@@ -3,9 +3,12 @@ partition, in dicts. Used by simulate, replay, the unit tests and the benchmarks
 
 `isolated=True` (the default) keeps each account as its encoded form, as Redis does:
 what a batch changes in memory reaches the store only through `commit`, so a test can
-fail a batch half-way and find the store as it was. The offline jobs pass
-`isolated=False`: the store then keeps the account objects the job rates, saving an
-encode and a decode per account and batch; a failed batch ends such a job anyway.
+fail a batch half-way and find the store as it was; the duplicate buckets are kept apart
+and asked about (`seen_among`), as in Redis. The offline jobs pass `isolated=False`:
+the store then keeps the account objects the job rates, saving an encode and a decode
+per account and batch, and each line keeps its own buckets in `Line.seen`, which the
+core keeps to the window (`seen_in_lines`: a batch asks nothing and writes no bucket
+changes); a failed batch ends such a job anyway.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class MemoryPartition:
 class MemoryStore:
     def __init__(self, isolated: bool = True) -> None:
         self.isolated = isolated
+        self.seen_in_lines = not isolated
         self.partitions: dict[int, MemoryPartition] = {}
         self.commits = 0
 
@@ -66,17 +70,14 @@ class MemoryStore:
                 continue
             if isinstance(a, bytes):
                 a = Account.from_dict(orjson.loads(a))
-            else:
-                for line in a.lines.values():
-                    line.seen = {}  # as a Redis load: ask seen_among
             found[k] = a
         return found
 
     def seen_among(self, partition: int, wanted: SeenKeys) -> dict[str, dict[int, set[int]]]:
-        seen = self._p(partition).seen
+        p = self._p(partition)
         found: dict[str, dict[int, set[int]]] = {}
         for msisdn, days in wanted.items():
-            have = seen.get(msisdn)
+            have = self._line_seen(p, msisdn) if self.seen_in_lines else p.seen.get(msisdn)
             if not have:
                 continue
             for day, keys in days.items():
@@ -86,6 +87,12 @@ class MemoryStore:
                     if hits:
                         found.setdefault(msisdn, {})[day] = hits
         return found
+
+    @staticmethod
+    def _line_seen(p: MemoryPartition, msisdn: str) -> dict[int, set[int]] | None:
+        acct = p.accounts.get(p.directory.get(msisdn, ""))
+        line = acct.lines.get(msisdn) if isinstance(acct, Account) else None
+        return line.seen if line is not None else None
 
     def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
         due = self._p(partition).due
@@ -119,6 +126,9 @@ class MemoryStore:
                 p.accounts[key] = acct
             p.due[key] = acct.next_due
         p.directory.update(batch.directory)
+        if self.seen_in_lines:
+            self.commits += 1
+            return {}
         for msisdn, (added, dropped) in batch.seen.items():
             have = p.seen.setdefault(msisdn, {})
             for day in dropped:
@@ -139,6 +149,9 @@ class MemoryStore:
         for n in sorted(self.partitions):
             p = self.partitions[n]
             loaded = self.load(n, list(p.accounts))
+            if self.seen_in_lines:
+                out.update(loaded)
+                continue
             for acct in loaded.values():
                 for msisdn, line in acct.lines.items():
                     line.seen = {d: set(k) for d, k in p.seen.get(msisdn, {}).items()}

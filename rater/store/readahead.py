@@ -37,6 +37,7 @@ class ReadAhead:
     `rater.store.base.Store` by answering from them, else from the store."""
 
     __slots__ = ("asked", "blobs", "decode", "partition", "store")
+    seen_in_lines = False
 
     def __init__(
         self,

@@ -141,8 +141,9 @@ def first_contact(client: Any, url: str) -> None:
 
 
 class RedisStore:
-    """Partition-scoped state in Redis (standalone or Cluster client); implements
-    `rater.store.base.Store`."""
+    """Partition-scoped state in Redis (standalone or Cluster); a `Store`."""
+
+    seen_in_lines = False  # the buckets are keys of their own (`seen_among`)
 
     def __init__(self, client: redis.Redis | Any, namespace: str = "rater") -> None:
         self.r: Any = client
@@ -314,11 +315,10 @@ class RedisStore:
         return f"{self.tag(partition)}:seen:{msisdn}:{day}"
 
     def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
-        """Accounts of the partition with a change due at or before `until`, the earliest
-        first (ties by key, as the sorted set orders them), at most `limit`."""
+        """At most `limit` accounts due by `until`, the earliest first (then by key)."""
         page: dict[str, int] = {} if limit is None else {"start": 0, "num": limit}
-        raw = self.r.zrangebyscore(f"{self.tag(partition)}:due", "-inf", until, **page)
-        return [k.decode() for k in raw]
+        due = self.r.zrangebyscore(f"{self.tag(partition)}:due", "-inf", until, **page)
+        return [k.decode() for k in due]
 
     def account_key(self, partition: int, msisdn: str) -> str | None:
         v = self.r.hget(f"{self.tag(partition)}:dir", msisdn)

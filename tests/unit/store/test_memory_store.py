@@ -191,17 +191,26 @@ def test_isolated_a_loaded_account_changed_without_a_commit_is_not_stored() -> N
     assert store.load(0, ["A"])["A"] is not store.load(0, ["A"])["A"]
 
 
-def test_not_isolated_keeps_the_objects_and_empties_seen_on_load() -> None:
+def test_not_isolated_keeps_the_objects_with_their_duplicate_buckets() -> None:
     store = MemoryStore(isolated=False)
+    assert store.seen_in_lines and not MemoryStore().seen_in_lines
     acct = account("A")
     acct.lines["A"].seen = {D: {1}}
     store.commit(
-        0, commit(store.claim(0), accounts={"A": acct}, seen={"A": SeenChange({D: [1]}, [])})
+        0,
+        commit(
+            store.claim(0),
+            accounts={"A": acct},
+            directory={"A": "A"},
+            seen={"A": SeenChange({D: [1]}, [])},
+        ),
     )
     loaded = store.load(0, ["A"])["A"]
     assert loaded is acct
-    assert loaded.lines["A"].seen == {}  # as a Redis load: ask seen_among
-    assert store.seen_among(0, {"A": {D: [1]}}) == {"A": {D: {1}}}
+    assert loaded.lines["A"].seen == {D: {1}}  # the line's own: a batch asks nothing
+    assert store.partitions[0].seen == {}  # kept once, in the line
+    assert store.seen_among(0, {"A": {D: [1, 2]}, "Z": {D: [1]}}) == {"A": {D: {1}}}
+    assert store.accounts()["A"].lines["A"].seen == {D: {1}}
 
 
 def test_accounts_reads_a_run_back_with_the_seen_sets() -> None:
