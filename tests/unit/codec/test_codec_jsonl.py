@@ -3,6 +3,9 @@ output, round trips."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import typing
 from typing import Any
 
 import orjson
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 
 from rater.codec import jsonl
 from rater.codec.errors import DecodeError
+from rater.codec.kinds import EVENT_CLASS
 from rater.core import events as ev
 from rater.core import inputs as inp
 
@@ -474,3 +478,14 @@ def test_fast_usage_reading_accepts_nothing_the_strict_path_refuses(
 @given(events)
 def test_fast_event_lines_are_the_generic_lines(e: ev.Event) -> None:
     assert jsonl.event_line_bytes(e) == jsonl.event_to_line(e).encode()
+
+
+def test_the_keys_after_type_hold_only_enum_names_or_null() -> None:
+    """The fast event lines put "type" in before the keys that sort after it, found as
+    the last `,"<key>":` of the line: safe only while their values cannot hold text."""
+    for cls in EVENT_CLASS.values():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name > "type":
+                kinds = typing.get_args(hints[f.name]) or (hints[f.name],)
+                assert all(k is type(None) or issubclass(k, enum.Enum) for k in kinds), f.name
