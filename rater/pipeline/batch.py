@@ -258,12 +258,15 @@ class BatchRater:
                 due_now = due(tick_at, limit)
             keys.update(due_now)
         accounts = load(keys) if keys else {}
-        usage_at_load = {
-            msisdn: line.last_usage
-            for acct in accounts.values()
-            for msisdn, line in acct.lines.items()
-        }
-        found = mark_seen(usage, accounts, seen) if seen is not None else {}
+        usage_at_load: dict[str, int] = {}
+        found: dict[str, dict[int, set[int]]] = {}
+        if seen is not None:
+            usage_at_load = {
+                msisdn: line.last_usage
+                for acct in accounts.values()
+                for msisdn, line in acct.lines.items()
+            }
+            found = mark_seen(usage, accounts, seen)
         statuses: dict[tuple[str, Status], int] = {}
         changed = res.accounts
         events = res.events
@@ -327,8 +330,7 @@ class BatchRater:
             res.outcomes[(topic, st.lower())] += n
         window = self.rater.rt.duplicate_window_ms
         if seen is None:  # the lines keep their buckets: to the window, as a store would
-            for acct in changed.values():
-                keep_window(acct, usage_at_load, window)
+            keep_window(usage, accounts, window)
             return res
         for acct in changed.values():
             seen_changes(res.seen, acct, usage_at_load, found, window)

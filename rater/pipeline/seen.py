@@ -78,13 +78,19 @@ def seen_changes(
             changes[msisdn] = SeenChange(added, dropped)
 
 
-def keep_window(acct: Account, usage_at_load: dict[str, int], window: int) -> None:
-    """For lines that keep their own buckets: drop the days that left the window when
-    the line's latest record moved, as a store drops `dropped_days`, so that a line
-    holds what the store would hold for it (the core prunes only when a line passes a
-    window's worth of days)."""
-    for msisdn, line in acct.lines.items():
-        after = line.last_usage
-        before = usage_at_load.get(msisdn, 0)
-        if after != before and line.seen:
-            prune(line.seen, after, window)
+def keep_window(usage: list[Arrival], accounts: dict[str, Account], window: int) -> None:
+    """For lines that keep their own buckets: once the batch is rated, drop the days
+    that left the window of each line with usage in it, as a store drops
+    `dropped_days`, so that a line holds what the store would hold for it (the core
+    prunes only when a line passes a window's worth of days)."""
+    done: set[str] = set()
+    for _, _, item, akey in usage:
+        msisdn = cast(UsageRecord, item).msisdn
+        if msisdn in done:
+            continue
+        done.add(msisdn)
+        acct = accounts.get(akey) if akey is not None else None
+        line = acct.lines.get(msisdn) if acct is not None else None
+        seen = line.seen if line is not None else None
+        if seen and line is not None and min(seen) < (line.last_usage - window) // DAY_MS:
+            prune(seen, line.last_usage, window)
