@@ -113,7 +113,7 @@ def run(
         [
             f"inputs: {n_subscribers} subscribers, a recording of {n_records} records "
             f"({size / 2**20:,.0f} MiB)",
-            f"rating core alone: {core:,.0f} records/s (one process)",
+            f"rating core alone: {core:,.0f} records/s (one process, commands and records)",
             f"rater replay:      {big.rate:,.0f} records/s rating ({procs}, memory store; "
             f"{big.rating_s:.1f} s), {n_records / big.whole_s:,.0f} records/s for the whole "
             f"command ({big.whole_s:.1f} s, start-up included)",
