@@ -31,10 +31,11 @@ def rate(rt: Runtime, out: list[Event], account: Account, line: Line, rec: Usage
     # Remembered whatever the outcome, so a repeat never emits a second event.
     if seen_before(seen, t, record_key(rec.record_id)):
         return False
-    if t > line.last_usage:
+    last = line.last_usage
+    if t > last:
         line.last_usage = t
-    if len(seen) > window // DAY_MS + 2:  # a new day's bucket: drop the days out of it
-        prune(seen, line.last_usage, window)
+        if (t - window) // DAY_MS > (last - window) // DAY_MS:  # the window's first day moved
+            prune(seen, t, window)
     if unrated.refused(rt, out, line, rec):
         return True
     if rec.usage_type == UsageType.DATA:

@@ -34,7 +34,7 @@ from rater.core.inputs import Command, NewSubscriber, Tick, UsageRecord
 from rater.core.state import Account
 from rater.pipeline.align import BAD, Arrival, Decoded
 from rater.pipeline.messages import InMessage, OutMessage, new_out_message
-from rater.pipeline.seen import keep_window, mark_seen, seen_changes
+from rater.pipeline.seen import mark_seen, seen_changes
 from rater.routing import account_key
 from rater.store.base import SeenChange, SeenKeys
 
@@ -234,9 +234,9 @@ class BatchRater:
         in `Line.seen`: the core asks about no other, so a store need not read (or keep
         in memory) a line's whole window of keys. Without `seen`, the lines hold their
         whole window already (a store with `seen_in_lines`): nothing is asked, and the
-        buckets that leave the window are dropped here, as `seen_changes` tells a store
-        to drop them. `due(until, limit)`: at most `limit`
-        accounts with a change due by `until`, the earliest first.
+        core drops the buckets that leave the window as `seen_changes` tells a store to.
+        `due(until, limit)`: at most `limit` accounts with a change due by `until`, the
+        earliest first.
 
         This runs once per record, so it is written for speed: one pass to collect the
         keys, one to rate, counters kept in locals and turned into labels at the end."""
@@ -328,10 +328,9 @@ class BatchRater:
                     out.append(new_out_message((topic_of[type(ev)], ev.msisdn.encode(), value)))
         for (topic, st), n in statuses.items():
             res.outcomes[(topic, st.lower())] += n
-        window = self.rater.rt.duplicate_window_ms
-        if seen is None:  # the lines keep their buckets: to the window, as a store would
-            keep_window(usage, accounts, window)
+        if seen is None:  # the lines keep their buckets, which the core keeps to the window
             return res
+        window = self.rater.rt.duplicate_window_ms
         for acct in changed.values():
             seen_changes(res.seen, acct, usage_at_load, found, window)
         return res

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import cast
 
 from rater.core.cycles import DAY_MS
-from rater.core.duplicates import dropped_days, note_key, prune
+from rater.core.duplicates import dropped_days, note_key
 from rater.core.inputs import UsageRecord
 from rater.core.state import Account, Line
 from rater.pipeline.align import Arrival
@@ -76,21 +76,3 @@ def seen_changes(
                 added[day] = list(new)
         if added or dropped:
             changes[msisdn] = SeenChange(added, dropped)
-
-
-def keep_window(usage: list[Arrival], accounts: dict[str, Account], window: int) -> None:
-    """For lines that keep their own buckets: once the batch is rated, drop the days
-    that left the window of each line with usage in it, as a store drops
-    `dropped_days`, so that a line holds what the store would hold for it (the core
-    prunes only when a line passes a window's worth of days)."""
-    done: set[str] = set()
-    for _, _, item, akey in usage:
-        msisdn = cast(UsageRecord, item).msisdn
-        if msisdn in done:
-            continue
-        done.add(msisdn)
-        acct = accounts.get(akey) if akey is not None else None
-        line = acct.lines.get(msisdn) if acct is not None else None
-        seen = line.seen if line is not None else None
-        if seen and line is not None and min(seen) < (line.last_usage - window) // DAY_MS:
-            prune(seen, line.last_usage, window)
