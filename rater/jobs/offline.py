@@ -104,6 +104,7 @@ class OfflineRun:
             self.topics,
             self.max_future_ms,
             encode_output=event_line_bytes,
+            as_lines=True,
             dead_letter_max_bytes=self.dead_letter_max_bytes,
             tick_accounts=self.tick_accounts,
         )
@@ -259,7 +260,6 @@ class OfflineRun:
 
     def _turn(self, usage_done: bool) -> None:
         write = self.events_out.write
-        dead_topic = self.topics.dead_letter
         store = self.rated_into
         for run in self.runs:
             prepared = run.prepare(
@@ -273,7 +273,7 @@ class OfflineRun:
             run.committed(prepared, cold)
             res = prepared.result
             self.summary.add(res, self.topics.usage)
-            lines = [value for topic, _, value in res.out if topic != dead_topic]
+            lines = res.lines
             if lines:
                 lines.append(b"")  # each line ends with a newline
                 write(b"\n".join(lines))

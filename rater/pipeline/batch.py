@@ -47,6 +47,7 @@ class BatchResult:
     accounts: dict[str, Account] = field(default_factory=dict)  # changed accounts
     directory: dict[str, str] = field(default_factory=dict)  # new MSISDN -> account key
     out: list[OutMessage] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)  # the events' values instead (files)
     events: list[Event] = field(default_factory=list)  # what the core emitted
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
     dead_letters: Counter[str] = field(default_factory=Counter)  # by error class
@@ -126,7 +127,11 @@ class BatchRater:
         encode_output: Callable[[Event], bytes] | None = None,
         dead_letter_max_bytes: int = MAX_DEAD_LETTER_BYTES,
         tick_accounts: int = TICK_ACCOUNTS,
+        as_lines: bool = False,
     ) -> None:
+        # a job that writes files: the events' encoded values go to `BatchResult.lines`,
+        # with no topic or key (dead letters still go to `out` and `dead`)
+        self.as_lines = as_lines
         self.dead_letter_max_bytes = dead_letter_max_bytes
         self.tick_accounts = max(1, tick_accounts)
         self.codecs = codecs
@@ -271,6 +276,7 @@ class BatchRater:
         changed = res.accounts
         events = res.events
         out = res.out
+        lines = res.lines if self.as_lines else None
         topic_of = self._event_topic
         encode_event = self.encode_event
         apply = self.rater.apply
@@ -325,7 +331,10 @@ class BatchRater:
                     value = encode_event(ev)
                     if len(value) > max_out:  # never reached with the input limits: a guard
                         raise PoisonInput(a, ValueError(f"an output of {len(value)} bytes"))
-                    out.append(new_out_message((topic_of[type(ev)], ev.msisdn.encode(), value)))
+                    if lines is not None:
+                        lines.append(value)
+                    else:
+                        out.append(new_out_message((topic_of[type(ev)], ev.msisdn.encode(), value)))
         for (topic, st), n in statuses.items():
             res.outcomes[(topic, st.lower())] += n
         if seen is None:  # the lines keep their buckets, which the core keeps to the window
@@ -338,6 +347,9 @@ class BatchRater:
     def _emit(self, res: BatchResult, events: list[Event]) -> None:
         res.events.extend(events)
         topic_of, encode_event = self._event_topic, self.encode_event
+        if self.as_lines:
+            res.lines.extend(map(encode_event, events))
+            return
         res.out.extend(
             new_out_message((topic_of[type(e)], e.msisdn.encode(), encode_event(e))) for e in events
         )

@@ -182,8 +182,9 @@ class PartitionRun:
             self.aligner.put_back(res.held, batch.topics.usage)
             ready = ready[: len(ready) - len(res.held)]
             new_wm = self._watermark()
-        res.input_times = [a.msg.timestamp for a in ready]
-        res.event_times = [a.time for a in ready if type(a.item) is UsageRecord]
+        if keep_outputs:  # the stream's latency metrics
+            res.input_times = [a.msg.timestamp for a in ready]
+            res.event_times = [a.time for a in ready if type(a.item) is UsageRecord]
         old = self.watermark
         commit = PartitionCommit(
             epoch=self.epoch,
