@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import orjson
@@ -133,6 +133,61 @@ def _usage_fast(obj: Any) -> UsageRecord | None:
         return None
     rec: UsageRecord = _new_usage(
         rid, msisdn, utype, start, dur, up, down, app, group, province, rat, roaming, direction, seq
+    )
+    return rec
+
+
+_Long = Annotated[int, msgspec.Meta(ge=0, le=LONG_MAX)]
+
+
+class _UsageLine(msgspec.Struct, forbid_unknown_fields=True):
+    """A well-formed usage line as msgspec decodes it (`usage_line`)."""
+
+    record_id: str
+    msisdn: str
+    usage_type: UsageType
+    start_time: _Long
+    duration_s: _Long
+    uplink_bytes: _Long
+    downlink_bytes: _Long
+    province: str
+    rat: str
+    roaming: Roaming
+    sequence: _Long
+    app_id: str | None = None
+    rating_group: _Long | None = None
+    direction: Direction | None = None
+    type: Literal["usage"] = "usage"
+
+
+_decode_usage_line: Final = msgspec.json.Decoder(_UsageLine).decode
+
+
+def usage_line(raw: bytes) -> UsageRecord | None:
+    """The common, well-formed usage line read from its bytes in one step (msgspec
+    parses and checks it; about twice as fast as parsing with orjson, then
+    `_usage_fast`). None for anything else: read it with `usage_from_json`, which gives
+    the precise error. Accepts only what that path accepts, with the same result (a
+    property test in tests/unit/codec/test_codec_jsonl.py)."""
+    try:
+        u = _decode_usage_line(raw)
+    except msgspec.DecodeError:  # malformed, or not what a record holds
+        return None
+    rec: UsageRecord = _new_usage(
+        u.record_id,
+        u.msisdn,
+        u.usage_type,
+        u.start_time,
+        u.duration_s,
+        u.uplink_bytes,
+        u.downlink_bytes,
+        u.app_id,
+        u.rating_group,
+        u.province,
+        u.rat,
+        u.roaming,
+        u.direction,
+        u.sequence,
     )
     return rec
 

@@ -12,7 +12,7 @@ from typing import Any, Final, cast
 import orjson
 
 from rater.codec.deadletter import DeadLetter
-from rater.codec.jsonl import BadInput, DecodeError, usage_from_json
+from rater.codec.jsonl import BadInput, DecodeError, usage_from_json, usage_line
 from rater.core.inputs import Command, Tick, UsageRecord
 
 
@@ -74,6 +74,10 @@ def _read(
             if reading is not None and not n & 1023:
                 reading.done = done
             if not raw.strip():
+                continue
+            line = usage_line(raw)
+            if line is not None:  # the common line, read in one step
+                yield line if owns is None or owns(line.msisdn) else SKIPPED
                 continue
             try:
                 obj = loads(raw)

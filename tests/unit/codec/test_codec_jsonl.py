@@ -489,3 +489,34 @@ def test_the_keys_after_type_hold_only_enum_names_or_null() -> None:
             if f.name > "type":
                 kinds = typing.get_args(hints[f.name]) or (hints[f.name],)
                 assert all(k is type(None) or issubclass(k, enum.Enum) for k in kinds), f.name
+
+
+_LINE_EDITS = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from([*sorted(jsonl._USAGE_KEYS), "extra"]), _JSON_VALUES),
+    st.tuples(st.just("drop"), st.sampled_from(sorted(jsonl._USAGE_KEYS)), st.none()),
+    st.tuples(st.just("bytes"), st.integers(0, 400), st.binary(max_size=3)),
+)
+
+
+@settings(max_examples=600)
+@given(usage_records, _LINE_EDITS)
+def test_a_usage_line_read_in_one_step_is_what_the_strict_path_reads(
+    rec: inp.UsageRecord, edit: tuple[str, Any, Any]
+) -> None:
+    """A line changed in one field (any JSON value, or dropped) or in its bytes:
+    `usage_line` either steps aside (None) or returns exactly what parsing the line and
+    `usage_from_json` return (so nothing it reads would have been refused)."""
+    how, where, what = edit
+    obj = orjson.loads(orjson.dumps(jsonl.usage_to_json(rec)))
+    if how == "set":
+        obj[where] = what
+    elif how == "drop":
+        obj.pop(where, None)
+    raw = orjson.dumps(obj)
+    if how == "bytes":
+        raw = raw[:where] + what + raw[where + len(what) :]
+    fast = jsonl.usage_line(raw)
+    if fast is None:
+        return
+    assert fast == jsonl.usage_from_json(jsonl.loads_line(raw))
+    assert jsonl.usage_line(orjson.dumps(jsonl.usage_to_json(rec))) == rec
