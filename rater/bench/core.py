@@ -11,7 +11,7 @@ import time
 from rater.catalog.model import Catalog
 from rater.core.cycles import to_ms
 from rater.core.engine import Rater
-from rater.core.inputs import NewSubscriber, UsageRecord
+from rater.core.inputs import Command, NewSubscriber, UsageRecord
 from rater.core.state import Account
 from rater.gc_tuning import offline_gc
 from rater.routing import account_key
@@ -31,12 +31,9 @@ START = to_ms("2026-03-31T06:00:00+08:00")
 END = to_ms("2026-04-01T18:00:00+08:00")
 
 
-def run(catalog: Catalog, n_subscribers: int, n_records: int, profile: bool) -> str:
-    step(f"bench core: generating {n_subscribers} subscribers and {n_records} records")
-    subs = gen_subscribers(catalog, n_subscribers, START - 40 * 86_400_000)
-    cmds = to_commands(parse_subscribers({"subscribers": subs}))
-    records: list[UsageRecord] = list(gen_usage(catalog, subs, n_records, START, END))
-    rater = Rater(catalog)
+def subscribe(rater: Rater, cmds: list[Command]) -> tuple[dict[str, Account], dict[str, str]]:
+    """The subscribers' commands applied by the core alone: the accounts, and the
+    directory MSISDN -> account key to route their records."""
     accounts: dict[str, Account] = {}
     directory: dict[str, str] = {}
     for c in cmds:
@@ -45,6 +42,16 @@ def run(catalog: Catalog, n_subscribers: int, n_records: int, profile: bool) -> 
         if isinstance(c, NewSubscriber) and outcome.account is not None:
             accounts[key] = outcome.account
             directory[c.msisdn] = key
+    return accounts, directory
+
+
+def run(catalog: Catalog, n_subscribers: int, n_records: int, profile: bool) -> str:
+    step(f"bench core: generating {n_subscribers} subscribers and {n_records} records")
+    subs = gen_subscribers(catalog, n_subscribers, START - 40 * 86_400_000)
+    cmds = to_commands(parse_subscribers({"subscribers": subs}))
+    records: list[UsageRecord] = list(gen_usage(catalog, subs, n_records, START, END))
+    rater = Rater(catalog)
+    accounts, directory = subscribe(rater, cmds)
     prof = cProfile.Profile() if profile else None
     events = 0
     step("bench core: rating")

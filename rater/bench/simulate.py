@@ -22,14 +22,12 @@ from pathlib import Path
 import orjson
 import yaml
 
-from rater.bench.core import END, START, step
+from rater.bench.core import END, START, step, subscribe
 from rater.catalog.model import Catalog
 from rater.codec.jsonl import usage_to_json
 from rater.core.engine import Rater
-from rater.core.inputs import NewSubscriber, UsageRecord
-from rater.core.state import Account
+from rater.core.inputs import UsageRecord
 from rater.gc_tuning import offline_gc
-from rater.routing import account_key
 from rater.subscribers import to_commands
 from rater.workload import subscribers as gen_subscribers
 from rater.workload import usage as gen_usage
@@ -59,17 +57,10 @@ def _core_rate(catalog: Catalog, subs_path: Path, records: list[UsageRecord]) ->
     from rater.subscribers import load_subscribers
 
     rater = Rater(catalog)
-    accounts: dict[str, Account] = {}
-    directory: dict[str, str] = {}
     commands = to_commands(load_subscribers(subs_path))
     with offline_gc():  # as `rater simulate` rates
         t0 = time.perf_counter()
-        for c in commands:
-            key = account_key(c, directory)
-            outcome = rater.apply(accounts.get(key), c)
-            if isinstance(c, NewSubscriber) and outcome.account is not None:
-                accounts[key] = outcome.account
-                directory[c.msisdn] = key
+        accounts, directory = subscribe(rater, commands)
         for rec in records:
             rater.apply(accounts.get(directory.get(rec.msisdn, rec.msisdn)), rec)
         return len(records) / (time.perf_counter() - t0)

@@ -126,10 +126,8 @@ class MemoryStore:
                 p.accounts[key] = acct
             p.due[key] = acct.next_due
         p.directory.update(batch.directory)
-        if self.seen_in_lines:
-            self.commits += 1
-            return {}
-        for msisdn, (added, dropped) in batch.seen.items():
+        # lines that keep their own buckets (`seen_in_lines`): the changes are in them
+        for msisdn, (added, dropped) in () if self.seen_in_lines else batch.seen.items():
             have = p.seen.setdefault(msisdn, {})
             for day in dropped:
                 have.pop(day, None)
