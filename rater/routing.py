@@ -16,6 +16,7 @@ all route through this module.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 from rater.core.inputs import Command, NewSubscriber, UsageRecord
 
@@ -71,28 +72,52 @@ class Router:
 
     def __init__(self, partitions: int, directory: Mapping[str, str] | None = None) -> None:
         self.partitions = partitions
+        # MSISDN -> account key of the lines that are not an account of their own;
+        # changed only through `learn`, `route` and `add_directory` (a line's partition
+        # is cached)
         self.directory: dict[str, str] = dict(directory or {})
         self._partition: dict[str, int] = {}  # account key -> partition (murmur2 is slow)
+        self._line_partition: dict[str, int] = {}  # MSISDN -> partition (`partition_of_line`)
+
+    def add_directory(self, directory: Mapping[str, str]) -> None:
+        """Lines that live in another account (a replay's starting state)."""
+        self.directory.update(directory)
+        for msisdn in directory:
+            self._line_partition.pop(msisdn, None)
 
     def learn(self, commands: Iterable[Command]) -> None:
         """Note which account each new line joins (before routing its usage)."""
         for c in commands:
             if isinstance(c, NewSubscriber):
                 self.directory[c.msisdn] = account_key(c)
+                self._line_partition.pop(c.msisdn, None)
 
     def partition_of_line(self, msisdn: str) -> int:
         """The partition of a line's usage (as `route` of its record), without the record:
-        a process rating a share of the partitions skips the others' lines unread."""
-        key = self.directory.get(msisdn, msisdn)
-        part = self._partition.get(key)
+        a process rating a share of the partitions skips the others' lines unread.
+        Asked of every line of a file, so cached by MSISDN."""
+        part = self._line_partition.get(msisdn)
         if part is None:
-            part = self._partition[key] = partition_of(key.encode(), self.partitions)
+            key = self.directory.get(msisdn, msisdn)
+            part = self._partition.get(key)
+            if part is None:
+                part = self._partition[key] = partition_of(key.encode(), self.partitions)
+            self._line_partition[msisdn] = part
         return part
+
+    def partitions_of_lines(self, msisdns: list[str]) -> list[int]:
+        """`partition_of_line` of each MSISDN, the cached ones looked up in one step."""
+        parts = list(map(self._line_partition.get, msisdns))
+        if None in parts:
+            find = self.partition_of_line
+            return [find(m) if p is None else p for m, p in zip(msisdns, parts, strict=True)]
+        return cast(list[int], parts)
 
     def route(self, item: UsageRecord | Command) -> tuple[str, int]:
         """(account key, partition) of an input."""
         if isinstance(item, NewSubscriber):
             self.directory[item.msisdn] = key = account_key(item)
+            self._line_partition.pop(item.msisdn, None)
         else:
             key = self.directory.get(item.msisdn, item.msisdn)
         part = self._partition.get(key)

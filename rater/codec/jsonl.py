@@ -25,6 +25,7 @@ enums as their string value, timestamps as int epoch ms, and nulls explicitly.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal
 
@@ -140,8 +141,8 @@ def _usage_fast(obj: Any) -> UsageRecord | None:
 _Long = Annotated[int, msgspec.Meta(ge=0, le=LONG_MAX)]
 
 
-class _UsageLine(msgspec.Struct, forbid_unknown_fields=True):
-    """A well-formed usage line as msgspec decodes it (`usage_line`)."""
+class UsageLine(msgspec.Struct, forbid_unknown_fields=True):
+    """A well-formed usage line as msgspec decodes it (`usage_line`, `usage_lines`)."""
 
     record_id: str
     msisdn: str
@@ -160,7 +161,7 @@ class _UsageLine(msgspec.Struct, forbid_unknown_fields=True):
     type: Literal["usage"] = "usage"
 
 
-_decode_usage_line: Final = msgspec.json.Decoder(_UsageLine).decode
+_decode_usage_line: Final = msgspec.json.Decoder(UsageLine).decode
 
 
 def usage_line(raw: bytes) -> UsageRecord | None:
@@ -173,6 +174,41 @@ def usage_line(raw: bytes) -> UsageRecord | None:
         u = _decode_usage_line(raw)
     except msgspec.DecodeError:  # malformed, or not what a record holds
         return None
+    return usage_of_line(u)
+
+
+def usage_lines(lines: list[bytes]) -> list[UsageLine] | None:
+    """A block of lines, each read as `usage_line` reads one, in a loop that runs in C
+    (a file's lines cost about a microsecond less each); None if any line is not the
+    common well-formed one: read that block line by line. Turn the lines wanted into
+    records with `usage_of_line` (a process rating a share of a file skips the rest)."""
+    try:
+        return list(map(_decode_usage_line, lines))
+    except msgspec.DecodeError:
+        return None
+
+
+class _LineOwner(msgspec.Struct):
+    msisdn: str
+
+
+_decode_owner: Final = msgspec.json.Decoder(_LineOwner).decode
+_msisdn_of: Final = operator.attrgetter("msisdn")
+
+
+def line_msisdns(lines: list[bytes]) -> list[str] | None:
+    """The "msisdn" of every line of a block, the rest of each line checked as JSON but
+    not read (a fifth of what reading the line costs): a process that rates a share of
+    a file skips the others' lines this way. None if a line is not a JSON object with a
+    string "msisdn" (as orjson reads it: the last of repeated keys)."""
+    try:
+        return list(map(_msisdn_of, map(_decode_owner, lines)))
+    except msgspec.DecodeError:
+        return None
+
+
+def usage_of_line(u: UsageLine) -> UsageRecord:
+    """The record of a line decoded by `usage_lines`."""
     rec: UsageRecord = _new_usage(
         u.record_id,
         u.msisdn,

@@ -121,6 +121,7 @@ class OfflineRun:
         self._next_offset: dict[tuple[str, int], int] = {}
         self._now = int(time.time() * 1000)
         self.flushes = 0  # the segment key's first part (`rater.jobs.shares`)
+        self._mine = tuple(self.owns(n) for n in range(self.partitions))  # by partition
 
     def owns(self, partition: int) -> bool:
         """Whether this process rates `partition` (all of them unless shared)."""
@@ -129,11 +130,13 @@ class OfflineRun:
     def owns_line(self, msisdn: str | None) -> bool:
         """Whether this process rates the usage of `msisdn` (`Reading.owns`); a line
         with no MSISDN that can be read belongs to the first share."""
-        if self.share is None:
-            return True
         if msisdn is None:
-            return self.share.index == 0
-        return self.share.owns(self.router.partition_of_line(msisdn))
+            return self.share is None or self.share.index == 0
+        return self._mine[self.router.partition_of_line(msisdn)]
+
+    def owns_lines(self, msisdns: list[str]) -> list[bool]:
+        """`owns_line` of each of a block's MSISDNs (`Reading.owns_many`)."""
+        return list(map(self._mine.__getitem__, self.router.partitions_of_lines(msisdns)))
 
     def _message(self, topic: str, partition: int, key: str | None, ts: int) -> InMessage:
         at = (topic, partition)
@@ -334,7 +337,7 @@ def rate_offline(
             segments=segments,
         )
         if reading is not None and share is not None:
-            reading.owns = job.owns_line
+            reading.owns, reading.owns_many = job.owns_line, job.owns_lines
         records = usage() if callable(usage) else usage
         try:
             # the closing tick goes with the commands: applied at its time among the

@@ -216,7 +216,7 @@ def _attempt(
         share=share,
         segments=log,
     )
-    job.router.directory.update(directory)
+    job.router.add_directory(directory)
     res = Result(summary, Left(), store=store)
     closing = [Tick(plan.until)] if plan.until is not None else []
     if plan.messages is not None:
@@ -230,7 +230,7 @@ def _attempt(
     if share is None:
         lines = read_usage(plan.usage_file, reading)
     else:
-        reading.owns = job.owns_line
+        reading.owns, reading.owns_many = job.owns_line, job.owns_lines
         lines = read_usage_share(plan.usage_file, reading)
     job.usage(_usage_in_window(plan, res, lines), bar, reading)
     return res
