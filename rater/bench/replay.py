@@ -6,7 +6,8 @@ subscribers' commands, then the usage, each message Avro-encoded in its account'
 partition. The replay is the whole command as an analyst runs it (reading the file,
 decoding and checking every message, ordering, rating with the memory store, writing
 events), timed as it reports its rating and as a whole; the core figure is `rater bench
-core`'s loop on the decoded records.
+core`'s loop on the decoded records. The two run in turn, `rounds` times, and the figure
+is the median of the rounds' ratios (`rater.bench.simulate`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from rater.bench.core import END, START, step
-from rater.bench.simulate import Run, _core_rate, read_cost
+from rater.bench.simulate import Run, _core_rate, read_cost, rounds_of
 from rater.catalog.model import Catalog
 from rater.codec import avro
 from rater.config import Topics
@@ -96,29 +97,32 @@ def _replay(catalog_path: Path, recording: Path, out: Path, workers: int) -> Run
 
 
 def run(
-    catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int, workers: int = 0
+    catalog_path: Path,
+    catalog: Catalog,
+    n_subscribers: int,
+    n_records: int,
+    workers: int = 0,
+    rounds: int = 3,
 ) -> str:
     folder = Path("var")
     folder.mkdir(exist_ok=True)
     step(f"bench replay: recording {n_subscribers} subscribers and {n_records} records")
     subs_path, rec_path, records = write_inputs(catalog, n_subscribers, n_records, folder)
-    step("bench replay: the core alone on the records")
-    core = _core_rate(catalog, subs_path, records)
-    del records
-    step(f"bench replay: rater replay of {rec_path}")
-    big = _replay(catalog_path, rec_path, folder / "bench-replay", workers)
+    per_round, rating, whole, big = rounds_of(
+        lambda: _core_rate(catalog, subs_path, records),
+        lambda: _replay(catalog_path, rec_path, folder / "bench-replay", workers),
+        rounds,
+    )
     size = rec_path.stat().st_size
-    procs = "1 process" if big.workers == 1 else f"{big.workers} processes"
     return "\n".join(
         [
             f"inputs: {n_subscribers} subscribers, a recording of {n_records} records "
             f"({size / 2**20:,.0f} MiB)",
-            f"rating core alone: {core:,.0f} records/s (one process, commands and records)",
-            f"rater replay:      {big.rate:,.0f} records/s rating ({procs}, memory store; "
-            f"{big.rating_s:.1f} s), {n_records / big.whole_s:,.0f} records/s for the whole "
-            f"command ({big.whole_s:.1f} s, start-up included)",
-            f"ratio replay / core: {big.rate / core:.2f} rating, "
-            f"{n_records / big.whole_s / core:.2f} whole command (target >= 0.80)",
+            "the rating core alone (one process, commands and records) and rater replay "
+            "(memory store), in turn:",
+            *per_round,
+            f"ratio replay / core, the median of {rounds} rounds: {rating:.2f} rating, "
+            f"{whole:.2f} whole command (target >= 0.80)",
             f"peak memory of rater replay, its processes summed: {big.peak_mib:,} MiB",
         ]
     )

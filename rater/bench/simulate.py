@@ -8,14 +8,20 @@ the command as a user runs it, in as many processes as it takes by default: its 
 `rater simulate` reports it on its last line) and the whole command (start-up, reading
 the subscribers file, included). Peak memory, summed over the processes, is measured at
 two file sizes: it should follow the subscribers, not the records.
+
+The core and the command run in turn, `rounds` times, and the figure is the median of
+each round's ratio: on a shared box the speed drifts by a fifth within minutes, and a
+core timed once, before the command, would carry that drift into the ratio.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,8 +130,38 @@ def read_cost(whole_s: float, stderr: str) -> Run:
     return Run(whole_s, int(n.replace(",", "")), float(secs), int(procs), int(mib.replace(",", "")))
 
 
+def rounds_of(
+    core: Callable[[], float], job: Callable[[], Run], rounds: int
+) -> tuple[list[str], float, float, Run]:
+    """The core and the job in turn, `rounds` times: a line per round, the median of the
+    rounds' rating ratios and of their whole-command ratios, and the median run."""
+    lines: list[str] = []
+    pairs: list[tuple[float, Run]] = []
+    for k in range(rounds):
+        step(f"bench: round {k + 1}/{rounds}: the core alone, then the command")
+        rate = core()
+        r = job()
+        pairs.append((rate, r))
+        procs = "1 process" if r.workers == 1 else f"{r.workers} processes"
+        lines.append(
+            f"  round {k + 1}: core {rate:,.0f} records/s; the command {r.rate:,.0f} records/s "
+            f"rating ({procs}, {r.rating_s:.1f} s), {r.records / r.whole_s:,.0f} for the whole "
+            f"command ({r.whole_s:.1f} s): ratio {r.rate / rate:.2f} rating, "
+            f"{r.records / r.whole_s / rate:.2f} whole"
+        )
+    rating = statistics.median(r.rate / rate for rate, r in pairs)
+    whole = statistics.median(r.records / r.whole_s / rate for rate, r in pairs)
+    middle = sorted(pairs, key=lambda p: p[1].rate / p[0])[len(pairs) // 2][1]
+    return lines, rating, whole, middle
+
+
 def run(
-    catalog_path: Path, catalog: Catalog, n_subscribers: int, n_records: int, workers: int = 0
+    catalog_path: Path,
+    catalog: Catalog,
+    n_subscribers: int,
+    n_records: int,
+    workers: int = 0,
+    rounds: int = 3,
 ) -> str:
     folder = Path("var")
     folder.mkdir(exist_ok=True)
@@ -138,22 +174,21 @@ def run(
             if i >= n_records // 4:
                 break
             dst.write(line)
-    step("bench simulate: the core alone on the records")
-    core = _core_rate(catalog, subs_path, records)
-    del records
     out = folder / "bench-simulate-events.jsonl"
     # the small file first: RUSAGE_CHILDREN keeps the largest child's peak
-    step(f"bench simulate: rater simulate on {n_records // 4} records, then on {n_records}")
+    step(f"bench simulate: rater simulate on {n_records // 4} records, for its memory")
     small = _simulate(catalog_path, subs_path, quarter, out, workers)
-    big = _simulate(catalog_path, subs_path, usage_path, out, workers)
-    procs = "1 process" if big.workers == 1 else f"{big.workers} processes"
+    per_round, rating, whole, big = rounds_of(
+        lambda: _core_rate(catalog, subs_path, records),
+        lambda: _simulate(catalog_path, subs_path, usage_path, out, workers),
+        rounds,
+    )
     lines += [
-        f"rating core alone: {core:,.0f} records/s (one process, commands and records)",
-        f"rater simulate:    {big.rate:,.0f} records/s rating ({procs}; {big.rating_s:.1f} s), "
-        f"{n_records / big.whole_s:,.0f} records/s for the whole command "
-        f"({big.whole_s:.1f} s, start-up and the subscribers file included)",
-        f"ratio simulate / core: {big.rate / core:.2f} rating, "
-        f"{n_records / big.whole_s / core:.2f} whole command (target >= 0.80)",
+        f"the rating core alone (one process, commands and records) and rater simulate on "
+        f"{n_records} records, in turn:",
+        *per_round,
+        f"ratio simulate / core, the median of {rounds} rounds: {rating:.2f} rating, "
+        f"{whole:.2f} whole command (target >= 0.80)",
         f"peak memory of rater simulate, its processes summed: {small.peak_mib:,} MiB at "
         f"{n_records // 4} records, {big.peak_mib:,} MiB at {n_records} records",
     ]

@@ -39,6 +39,11 @@ def bench_core(
     typer.echo(bench.run(cat, subscribers, records, profile))
 
 
+RoundsOpt = Annotated[
+    int, typer.Option(min=1, help="the core and the command in turn, this many times (median)")
+]
+
+
 @bench_app.command("simulate")
 def bench_simulate(
     catalog: BenchCatalogOpt = None,
@@ -47,6 +52,7 @@ def bench_simulate(
     workers: Annotated[
         int, typer.Option(min=0, help="rater simulate's --workers (0: its default)")
     ] = 0,
+    rounds: RoundsOpt = 3,
 ) -> None:
     """`rater simulate` on a large file against the rating core alone; peak memory."""
     from rater.bench import simulate as bench
@@ -56,7 +62,7 @@ def bench_simulate(
         cat = load_catalog(catalog)
     except CatalogError as e:
         fail(str(e))
-    typer.echo(bench.run(catalog, cat, subscribers, records, workers))
+    typer.echo(bench.run(catalog, cat, subscribers, records, workers, rounds))
 
 
 @bench_app.command("replay")
@@ -67,6 +73,7 @@ def bench_replay(
     workers: Annotated[
         int, typer.Option(min=0, help="rater replay's --workers (0: its default)")
     ] = 0,
+    rounds: RoundsOpt = 3,
 ) -> None:
     """`rater replay` of a recording (memory store) against the rating core alone; peak
     memory."""
@@ -77,7 +84,7 @@ def bench_replay(
         cat = load_catalog(catalog)
     except CatalogError as e:
         fail(str(e))
-    typer.echo(bench.run(catalog, cat, subscribers, records, workers))
+    typer.echo(bench.run(catalog, cat, subscribers, records, workers, rounds))
 
 
 @bench_app.command("state")
