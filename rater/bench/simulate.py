@@ -175,7 +175,6 @@ def run(
                 break
             dst.write(line)
     out = folder / "bench-simulate-events.jsonl"
-    # the small file first: RUSAGE_CHILDREN keeps the largest child's peak
     step(f"bench simulate: rater simulate on {n_records // 4} records, for its memory")
     small = _simulate(catalog_path, subs_path, quarter, out, workers)
     per_round, rating, whole, big = rounds_of(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import resource
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import IO, Any, cast
 
+from rater.jobs.peak import peak_kib
 from rater.progress import Progress, Reports
 
 SegmentKey = tuple[int, int, int]  # (flush, 0 or 1 + partition, line)
@@ -159,7 +159,7 @@ def run_shares(
                     p.terminate()
                 p.join()
         _merge(folder, count, answers, events_out, dead_out)
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    own = peak_kib()
     return SharedRun(
         [answers[i][0] for i in range(count)], [own] + [answers[i][2] for i in range(count)]
     )
@@ -183,7 +183,7 @@ def _share_main(
             finally:
                 if dead is not None:
                     dead.close()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = peak_kib()
         conn.send(("ok", result, log.marks, peak))
     except BaseException as e:  # every failure goes to the parent
         try:

@@ -4,7 +4,6 @@ process or several sharing the partitions (`rater.jobs.shares`), with progress."
 from __future__ import annotations
 
 import os
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from rater.core.inputs import Command, Tick
 from rater.gc_tuning import offline_gc
 from rater.jobs.files import Reading, read_usage, read_usage_share
 from rater.jobs.offline import rate_offline
+from rater.jobs.peak import peak_kib
 from rater.jobs.shares import SegmentLog, Share, run_shares
 from rater.jobs.summary import Summary, cost_line
 from rater.pipeline.batch import TICK_ACCOUNTS
@@ -94,7 +94,7 @@ def simulate(
         t0 = time.perf_counter()
         if workers == 1:
             summary = rate(None, events_out, dead_out, None, bar)
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            peak = peak_kib()
         else:
             shared = run_shares(workers, rate, events_out, dead_out, bar)
             summary, peak = Summary.merged(shared.results), sum(shared.peak_kib)

@@ -25,7 +25,6 @@ and the state is the replay's own memory, or a Redis namespace of its own.
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
@@ -39,6 +38,7 @@ from rater.core.inputs import Tick, UsageRecord
 from rater.gc_tuning import offline_gc
 from rater.jobs.files import Reading, read_usage, read_usage_share
 from rater.jobs.offline import OfflineRun
+from rater.jobs.peak import peak_kib
 from rater.jobs.shares import SegmentLog, Share, run_shares, worker_count
 from rater.pipeline.align import BAD
 from rater.pipeline.batch import PoisonInput
@@ -124,7 +124,7 @@ def replay(plan: Plan) -> Result:
         t0 = time.perf_counter()
         if workers == 1:
             res = _rate(plan, None, events, dead, None, bar)
-            res.peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            res.peak_kib = peak_kib()
         else:
 
             def share_of(
