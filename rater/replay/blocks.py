@@ -2,7 +2,7 @@
 reader: fastavro decodes each message into a dict (about 2.7 µs) that then becomes a
 `Message` (1.1 µs more), a fifth of a replay process's time. Here a block's bytes (as
 fastavro's block reader gives them, decompressed and checked against the sync marker)
-are read straight into `Message`s.
+are read straight into messages (`rater.replay.recording.Message`).
 
 Only for the schema `rater record` writes (`fits`); any other goes through fastavro,
 which resolves it. Every length is checked against the bytes left, and a block must end
@@ -11,11 +11,12 @@ exactly where its last message does: anything else raises ValueError.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from typing import Any, Final, TypeVar
 
 from rater.codec._binary.runtime import _read_long
-from rater.replay.recording import Message
+
+M = TypeVar("M")
 
 # the fields of `rater.replay.recording.MESSAGE_SCHEMA`, as (name, type)
 FIELDS: Final = (
@@ -55,9 +56,12 @@ def _bytes_or_null(b: bytes, i: int) -> tuple[bytes | None, int]:
     return b[i:end], end
 
 
-def messages(data: bytes, count: int) -> Iterator[Message]:
-    """The `count` messages of a block (the one-byte varints read inline: most
-    lengths, partitions and small offsets fit one byte)."""
+def messages(
+    data: bytes, count: int, make: Callable[[str, int, int, int, bytes | None, bytes | None], M]
+) -> Iterator[M]:
+    """The `count` messages of a block, each `make(topic, partition, offset, timestamp,
+    key, value)` (the one-byte varints read inline: most lengths, partitions and small
+    offsets fit one byte)."""
     topics: dict[bytes, str] = {}
     i = 0
     size = len(data)
@@ -92,7 +96,7 @@ def messages(data: bytes, count: int) -> Iterator[Message]:
                 timestamp, i = _read_long(data, i + 1, c)
             key, i = _bytes_or_null(data, i)
             value, i = _bytes_or_null(data, i)
-            yield Message(topic, partition, offset, timestamp, key, value)
+            yield make(topic, partition, offset, timestamp, key, value)
     except IndexError:
         raise ValueError(f"a block cut short at byte {i} of {size}") from None
     if i != size:

@@ -22,6 +22,8 @@ from typing import Any, Final, NamedTuple, cast
 
 import fastavro
 
+from rater.replay import blocks
+
 FORMAT: Final = "rater-recording"
 VERSION: Final = 1
 META_KEY: Final = "rater.recording"
@@ -190,8 +192,6 @@ class Recording:
     def messages(self, done: list[int] | None = None) -> Iterator[Message]:
         """The recorded messages in file order. `done[0]` follows the bytes read (for a
         progress bar)."""
-        from rater.replay import blocks
-
         with self.path.open("rb") as f:
             n = 0
             try:
@@ -202,7 +202,9 @@ class Recording:
                     # attributes (fastavro is pinned; without them, its own reading)
                     data = getattr(block, "bytes_", None) if fast else None
                     if data is not None:
-                        ms: Iterator[Message] = blocks.messages(data.getvalue(), block.num_records)
+                        ms: Iterator[Message] = blocks.messages(
+                            data.getvalue(), block.num_records, Message
+                        )
                     else:  # a schema of another version: fastavro resolves it
                         ms = map(_message, cast(Iterator[dict[str, Any]], iter(block)))
                     for m in ms:

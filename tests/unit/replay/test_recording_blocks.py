@@ -70,9 +70,9 @@ def test_a_damaged_block_is_refused(damage: object, why: str) -> None:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, _PARSED, one._asdict())
     data = buf.getvalue()
-    assert list(blocks.messages(data, 1)) == [one]
+    assert list(blocks.messages(data, 1, Message)) == [one]
     with pytest.raises(ValueError, match=why):
-        list(blocks.messages(damage(data), 1))  # type: ignore[operator]
+        list(blocks.messages(damage(data), 1, Message))  # type: ignore[operator]
 
 
 def test_a_damaged_recording_names_the_file(tmp_path: Path) -> None:
