@@ -92,3 +92,14 @@ def test_a_damaged_recording_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     with pytest.raises(RecordingError, match=r"r\.avro: cannot read on after message"):
         list(Recording(path).messages())
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200), count=st.integers(0, 20))
+def test_any_bytes_give_messages_or_a_value_error(data: bytes, count: int) -> None:
+    """A damaged or crafted block never ends in another exception (a traceback)."""
+    try:
+        got = list(blocks.messages(data, count, Message))
+    except ValueError:
+        return
+    assert len(got) == count
