@@ -81,16 +81,25 @@ class Router:
 
     def add_directory(self, directory: Mapping[str, str]) -> None:
         """Lines that live in another account (a replay's starting state)."""
-        self.directory.update(directory)
-        for msisdn in directory:
-            self._line_partition.pop(msisdn, None)
+        for msisdn, key in directory.items():
+            self._join(msisdn, key)
+
+    def _join(self, msisdn: str, key: str) -> None:
+        """Line `msisdn` lives in account `key` (its cached partition forgotten)."""
+        self.directory[msisdn] = key
+        self._line_partition.pop(msisdn, None)
+
+    def _partition_of_key(self, key: str) -> int:
+        part = self._partition.get(key)
+        if part is None:
+            part = self._partition[key] = partition_of(key.encode(), self.partitions)
+        return part
 
     def learn(self, commands: Iterable[Command]) -> None:
         """Note which account each new line joins (before routing its usage)."""
         for c in commands:
             if isinstance(c, NewSubscriber):
-                self.directory[c.msisdn] = account_key(c)
-                self._line_partition.pop(c.msisdn, None)
+                self._join(c.msisdn, account_key(c))
 
     def partition_of_line(self, msisdn: str) -> int:
         """The partition of a line's usage (as `route` of its record), without the record:
@@ -98,11 +107,9 @@ class Router:
         Asked of every line of a file, so cached by MSISDN."""
         part = self._line_partition.get(msisdn)
         if part is None:
-            key = self.directory.get(msisdn, msisdn)
-            part = self._partition.get(key)
-            if part is None:
-                part = self._partition[key] = partition_of(key.encode(), self.partitions)
-            self._line_partition[msisdn] = part
+            part = self._line_partition[msisdn] = self._partition_of_key(
+                self.directory.get(msisdn, msisdn)
+            )
         return part
 
     def partitions_of_lines(self, msisdns: list[str]) -> list[int]:
@@ -116,11 +123,8 @@ class Router:
     def route(self, item: UsageRecord | Command) -> tuple[str, int]:
         """(account key, partition) of an input."""
         if isinstance(item, NewSubscriber):
-            self.directory[item.msisdn] = key = account_key(item)
-            self._line_partition.pop(item.msisdn, None)
+            key = account_key(item)
+            self._join(item.msisdn, key)
         else:
             key = self.directory.get(item.msisdn, item.msisdn)
-        part = self._partition.get(key)
-        if part is None:
-            part = self._partition[key] = partition_of(key.encode(), self.partitions)
-        return key, part
+        return key, self._partition_of_key(key)

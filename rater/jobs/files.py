@@ -141,16 +141,10 @@ def _read_share(
         for m in mine:
             yield next(records) if m else SKIPPED
         return
-    last = len(lines) - 1
+    last = len(lines) - 1  # a block with a line that is not the common one
     for i, m in enumerate(mine):
-        if not m:
-            yield SKIPPED
-            continue
-        rec = usage_line(lines[i])
-        if rec is not None:
-            yield rec
-        else:  # its own, but not the common line: the strict path, for its error
-            yield from _read_lines(path, lines[i : i + 1], before + i, ended or i < last, None)
+        raw = lines[i] + b"\n" if ended or i < last else lines[i]
+        yield _read_line(path, before + i + 1, raw, None) if m else SKIPPED
 
 
 def _read_lines(
