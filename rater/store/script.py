@@ -33,20 +33,43 @@ i = i + 1
 local n_acct = tonumber(ARGV[i])
 i = i + 1
 local plen = tonumber(ARGV[#ARGV])
+-- Many keys per call (MSET, ZADD, HSET of many members), not one call per account:
+-- each call from Lua costs Redis about as much as a small write. In chunks: unpack is
+-- bounded by Lua's stack.
+local mset, zadd = {}, {}
 for k = 1, n_acct do
   local key = KEYS[3 + 2 * k]
   if ARGV[i] ~= '' then  -- the due time is in the cold form: unchanged with it
-    redis.call('SET', key, ARGV[i])
-    redis.call('ZADD', KEYS[3], ARGV[i + 2], string.sub(key, plen + 1))
+    mset[#mset + 1] = key
+    mset[#mset + 1] = ARGV[i]
+    zadd[#zadd + 1] = ARGV[i + 2]
+    zadd[#zadd + 1] = string.sub(key, plen + 1)
+    if #zadd >= 2000 then
+      redis.call('ZADD', KEYS[3], unpack(zadd))
+      zadd = {}
+    end
   end
-  redis.call('SET', KEYS[4 + 2 * k], ARGV[i + 1])
+  mset[#mset + 1] = KEYS[4 + 2 * k]
+  mset[#mset + 1] = ARGV[i + 1]
+  if #mset >= 2000 then
+    redis.call('MSET', unpack(mset))
+    mset = {}
+  end
   i = i + 3
+end
+if #mset > 0 then
+  redis.call('MSET', unpack(mset))
+end
+if #zadd > 0 then
+  redis.call('ZADD', KEYS[3], unpack(zadd))
 end
 local n_dir = tonumber(ARGV[i])
 i = i + 1
-for _ = 1, n_dir do
-  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
-  i = i + 2
+local last = i + 2 * n_dir - 1
+while i <= last do
+  local j = math.min(i + 1999, last)
+  redis.call('HSET', KEYS[4], unpack(ARGV, i, j))
+  i = j + 1
 end
 local n_seen = tonumber(ARGV[i])
 i = i + 1

@@ -108,6 +108,37 @@ def test_the_duplicate_buckets_are_asked_about_a_batch_and_read_whole_only_on_re
     assert store.seen_among(0, asked) == {m: {d + 1: {c}}}
 
 
+def test_a_batch_of_thousands_of_accounts_is_written_whole(store: RedisStore) -> None:
+    """The script writes many accounts, due times and directory entries per call, in
+    chunks (Lua's stack bounds a call's arguments): a batch larger than several chunks,
+    cold parts changed for some accounts only, reads back exactly."""
+    store.claim(0)
+    n = 2_501  # more than two chunks of 1 000 accounts, and not a multiple of one
+    accts: dict[str, Account] = {}
+    for i in range(n):
+        a = _account()
+        line = a.lines.pop("13800000001")
+        line.msisdn = line.account = f"1390000{i:04d}"
+        a.lines[line.msisdn] = line
+        a.key, a.next_due = line.msisdn, 1_000 + i
+        accts[a.key] = a
+    directory = {k: k for k in accts}
+    cold = store.commit(0, PartitionCommit(1, {"usage": (0, 1)}, accts, directory, b"", {}, {}))
+    assert len(cold) == n
+    for i, a in enumerate(accts.values()):  # hot counters of all, cold of every third
+        a.lines[a.key].buckets[0].used = i
+        if i % 3 == 0:
+            a.next_due = 10_000 + i
+    written = store.commit(0, PartitionCommit(1, {"usage": (1, 2)}, accts, {}, b"", {}, cold))
+    assert len(written) == len(range(0, n, 3))
+    back = store.load(0, list(accts))
+    assert {k: a.to_dict() for k, a in back.items()} == {k: a.to_dict() for k, a in accts.items()}
+    due = [a.key for a in sorted(accts.values(), key=lambda a: a.next_due) if a.next_due < 9_000]
+    assert store.due_keys(0, 8_999) == due
+    stored = store.r.hgetall(f"{store.tag(0)}:dir")
+    assert {m.decode(): k.decode() for m, k in stored.items()} == directory
+
+
 def test_a_day_of_record_keys_costs_about_8_bytes_a_record(store: RedisStore) -> None:
     """The bucket of a line's day at 100 records: what bounds the memory per subscriber
     (rater bench state measures the whole state)."""
