@@ -3,7 +3,8 @@
 How one batch is made durable (docs/exactly-once.md has the crash-by-crash argument):
 
 1. `consume()` a batch from the usage and command topics (partition i of both is owned
-   by one process: range assignment over co-partitioned topics).
+   by one process: range assignment over co-partitioned topics): what came while the
+   last batch was rated, or, after an idle turn, what comes within `batch_timeout_s`.
 2. Per partition: drop messages below the partition's applied watermark (they were
    applied before a crash; their outputs come from Redis, step 0 below).
 3. Decode, rate through the core, encode the output events (`BatchRater`).
@@ -341,10 +342,14 @@ class StreamRater(CommitSteps, Positions):
         # batches, so that a log shows the rater turning without a dashboard
         rate_every = self.s.rate_log_s
         rate_at, rate_msgs, rate_batches = time.monotonic(), 0, 0
+        msgs: list[Message] = []
         while not self.stop.is_set():
-            # a tick left half applied goes on at once, not after a wait for input
-            wait = 0 if any(r.unfinished for r in self.owned.values()) else self.s.batch_timeout_s
-            msgs = self.consumer.consume(self.s.batch_size, wait)
+            # What came while the last batch was rated is taken at once: waiting for more
+            # would add the wait to every record's latency and, near full load, grow the
+            # next batch, and the next (docs/configuration.md). Only an idle turn waits,
+            # and a tick left half applied goes on at once.
+            busy = msgs or any(r.unfinished for r in self.owned.values())
+            msgs = self.consumer.consume(self.s.batch_size, 0 if busy else self.s.batch_timeout_s)
             self._recover()
             self._measure_lag(0.0 if msgs else LAG_EVERY_S)  # messages: measured at once
             if msgs or self._pending():
