@@ -344,10 +344,8 @@ class StreamRater(CommitSteps, Positions):
         rate_at, rate_msgs, rate_batches = time.monotonic(), 0, 0
         msgs: list[Message] = []
         while not self.stop.is_set():
-            # What came while the last batch was rated is taken at once: waiting for more
-            # would add the wait to every record's latency and, near full load, grow the
-            # next batch, and the next (docs/configuration.md). Only an idle turn waits,
-            # and a tick left half applied goes on at once.
+            # What came while the last batch was rated is taken at once (a wait would add
+            # to every record's latency: docs/configuration.md); only an idle turn waits.
             busy = msgs or any(r.unfinished for r in self.owned.values())
             msgs = self.consumer.consume(self.s.batch_size, 0 if busy else self.s.batch_timeout_s)
             self._recover()
