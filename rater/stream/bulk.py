@@ -204,9 +204,14 @@ def _apply(
 ) -> tuple[int, int]:
     """Rate and write every partition; (inputs applied, outputs committed). With
     `workers` > 1, forked processes share the partitions (one core each: the rating
-    is Python), each with its own producer, transactional id and Redis connection."""
+    is Python), each with its own producer, transactional id and Redis connection.
+
+    No cyclic collection while rating (as the offline jobs rate): a round's accounts
+    are freed by reference counting when the round ends, and the collections would only
+    walk them (6 % of a process's time at 300 000 subscribers)."""
     if workers <= 1 or len(by_part) <= 1:
-        return _apply_parts(s, rater, store, by_part, 0)
+        with offline_gc():
+            return _apply_parts(s, rater, store, by_part, 0)
     ctx = multiprocessing.get_context("fork")  # the commands are shared, not pickled
     results = ctx.Queue()
     procs = []
@@ -215,7 +220,8 @@ def _apply(
 
         def work(mine: dict[int, list[Sent]] = mine, i: int = i) -> None:
             own = RedisStore(settings_client(s), store.ns)
-            results.put(_apply_parts(s, rater, own, mine, i))
+            with offline_gc():
+                results.put(_apply_parts(s, rater, own, mine, i))
 
         proc = ctx.Process(target=work, name=f"rater-bulk-{i}")
         proc.start()
@@ -247,72 +253,54 @@ def _apply_parts(
         dead_letter_max_bytes=s.dead_letter_max_bytes,
         tick_accounts=s.tick_accounts_per_batch,
     )
+    topic, usage_topic = s.topics.commands, s.topics.usage
     runs = {p: PartitionRun(p, store.claim(p), {}, s.account_cache) for p in by_part}
     consumer = Consumer(consumer_config(s))  # never subscribes: the group's metadata only
     producer = Producer(producer_config(s, f"{s.group_id}-bulk-{worker}"))
     producer.init_transactions(30)
     writer = ThreadPoolExecutor(1, thread_name_prefix="rater-bulk-redis")
-    # No cyclic collection while rating (as the offline jobs rate): the accounts of a
-    # round are freed by reference counting when the round ends, and the collections
-    # would only walk them (6 % of a worker's time at 300 000 subscribers).
-    with offline_gc():
-        try:
-            return _rounds(s, batch, store, by_part, runs, consumer, producer, writer)
-        finally:
-            writer.shutdown(wait=True)
-            consumer.close()
-
-
-def _rounds(
-    s: Settings,
-    batch: BatchRater,
-    store: RedisStore,
-    by_part: dict[int, list[Sent]],
-    runs: dict[int, PartitionRun],
-    consumer: Consumer,
-    producer: Producer,
-    writer: ThreadPoolExecutor,
-) -> tuple[int, int]:
-    """The rounds of `_apply_parts`: (inputs applied, outputs committed)."""
-    topic, usage_topic = s.topics.commands, s.topics.usage
     applied = outputs = 0
-    group = consumer.consumer_group_metadata()
-    rounds = max((len(v) + CHUNK - 1) // CHUNK for v in by_part.values())
-    r = 0
-    # past the rounds, while a tick is left half applied (BatchRater.rate)
-    while r < rounds or any(run.unfinished for run in runs.values()):
-        pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]] = []
-        for p, run in runs.items():
-            todo = by_part[p][r * CHUNK : (r + 1) * CHUNK]
-            if not todo and not run.unfinished:
-                continue
-            now = batch.now_ms()
-            for c in todo:
-                m = new_in_message((topic, p, c.offset, c.key, c.value, c.timestamp))
-                it = c.item
-                if isinstance(it, Tick):
-                    a = batch.arrive(m, now)
-                else:
-                    a = batch.checked(m, it, c.key.decode(), now)
-                run.push_arrival(a, usage_topic)
-            prepared = run.prepare(batch, store, usage_done=True, commands_done=True)
-            if prepared is not None:
-                pending.append((run, prepared, writer.submit(store.commit, p, prepared.commit)))
-        outs: list[OutMessage] = []
-        offsets: list[TopicPartition] = []
-        for run, prepared, written in pending:
-            run.committed(prepared, written.result())
-            prepared.result.count_metrics()
-            outs.extend(prepared.result.out)
-            offsets.append(TopicPartition(topic, run.n, prepared.watermark[topic]))
-            applied += prepared.applied
-        producer.begin_transaction()
-        produce_messages(producer, outs)
-        producer.send_offsets_to_transaction(offsets, group, 30)
-        producer.commit_transaction(30)
-        outputs += len(outs)
-        for run in runs.values():  # no cache kept: rater run starts its own
-            run.accounts.clear()
-            run.cold.clear()
-        r += 1
+    try:
+        group = consumer.consumer_group_metadata()
+        rounds = max((len(v) + CHUNK - 1) // CHUNK for v in by_part.values())
+        r = 0
+        # past the rounds, while a tick is left half applied (BatchRater.rate)
+        while r < rounds or any(run.unfinished for run in runs.values()):
+            pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]] = []
+            for p, run in runs.items():
+                todo = by_part[p][r * CHUNK : (r + 1) * CHUNK]
+                if not todo and not run.unfinished:
+                    continue
+                now = batch.now_ms()
+                for c in todo:
+                    m = new_in_message((topic, p, c.offset, c.key, c.value, c.timestamp))
+                    it = c.item
+                    if isinstance(it, Tick):
+                        a = batch.arrive(m, now)
+                    else:
+                        a = batch.checked(m, it, c.key.decode(), now)
+                    run.push_arrival(a, usage_topic)
+                prepared = run.prepare(batch, store, usage_done=True, commands_done=True)
+                if prepared is not None:
+                    pending.append((run, prepared, writer.submit(store.commit, p, prepared.commit)))
+            outs: list[OutMessage] = []
+            offsets: list[TopicPartition] = []
+            for run, prepared, written in pending:
+                run.committed(prepared, written.result())
+                prepared.result.count_metrics()
+                outs.extend(prepared.result.out)
+                offsets.append(TopicPartition(topic, run.n, prepared.watermark[topic]))
+                applied += prepared.applied
+            producer.begin_transaction()
+            produce_messages(producer, outs)
+            producer.send_offsets_to_transaction(offsets, group, 30)
+            producer.commit_transaction(30)
+            outputs += len(outs)
+            for run in runs.values():  # no cache kept: rater run starts its own
+                run.accounts.clear()
+                run.cold.clear()
+            r += 1
+    finally:
+        writer.shutdown(wait=True)
+        consumer.close()
     return applied, outputs
