@@ -50,7 +50,7 @@ class Timing:
     batch_cpu: float = 0.0  # CPU seconds of the loop thread inside batch processing
     redis_s: float = 0.0  # of which Redis calls (load + Lua commit), wall
     kafka_commit_s: float = 0.0  # send_offsets_to_transaction + commit, wall
-    commit_wait_s: float = 0.0  # of which the loop waited for (the rest overlapped)
+    commit_wait_s: float = 0.0  # of which a next batch's first write waited for
     redis_cpu: float = 0.0
     broker_cpu: float | None = None
     gc_s: float = 0.0  # wall seconds in garbage collections (all threads)
@@ -105,8 +105,8 @@ class Timing:
             f"{_rate(self.applied, self.thread_cpu):,.0f} records per loop-thread CPU second",
             f"  wall: {self.in_batches:.2f} s in batches (of which RedisStore calls, "
             f"account JSON included, {self.redis_s:.2f} s, "
-            f"Kafka transaction commit {self.kafka_commit_s:.2f} s (the loop waited "
-            f"{self.commit_wait_s:.2f} s of it), the rest decode/rate/"
+            f"Kafka transaction commit {self.kafka_commit_s:.2f} s (the next batch's first "
+            f"write waited {self.commit_wait_s:.2f} s of it), the rest decode/rate/"
             f"encode/produce), {self.total_s - self.in_batches:.2f} s outside "
             f"(start, join, consume(), drain checks)",
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +153,21 @@ class CommitSteps:
         self.producer.begin_transaction()
         self._txn = txn = BatchTxn()
         return txn
+
+    def _after_commit(
+        self, write: Callable[[], dict[str, bytes]]
+    ) -> Callable[[], dict[str, bytes]]:
+        """The batch's first write, for the writer thread: the last batch's outputs may
+        leave Redis only once Kafka has them, so it waits for that commit (which ran
+        while this batch was consumed and rated) and begins this batch's transaction,
+        while the loop thread rates the next partitions."""
+
+        def first() -> dict[str, bytes]:
+            self._await_commit()
+            self._begin()
+            return write()
+
+        return first
 
     def _commit_offsets(
         self, offsets: dict[tuple[str, int], int], group: object | None = None

@@ -17,8 +17,8 @@ How one batch is made durable (docs/exactly-once.md has the crash-by-crash argum
 
 Step 4 for partition i runs on a writer thread while step 3 runs for partition i + 1;
 a partition's outputs are produced only once its own step 4 has succeeded. Step 5's
-commit runs on a committer thread while the next batch is consumed and its first
-partition rated; that batch's first step 4 (and its transaction) waits for the commit,
+commit runs on a committer thread while the next batch is consumed and rated; that
+batch's first step 4 (and its transaction) waits for the commit on the writer thread,
 because Redis keeps the outputs of one batch per partition, not two.
 
 0. On assignment, a partition is claimed (its epoch bumped: older owners are fenced)
@@ -239,20 +239,18 @@ class StreamRater(CommitSteps, Positions):
                 if prepared is None:
                     continue
                 faults.reached("before_redis_commit")
+                write = self._staged(n, prepared)
                 if not pending:
-                    # The last batch's commit ran while this one was consumed and its
-                    # first partition rated. Its outputs may leave Redis only once Kafka
-                    # has them, so this batch's first write waits for it.
-                    self._await_commit()
-                    self._begin()
+                    write = self._after_commit(write)
                 # Step 4 runs on the writer thread while the next partition is rated, so
                 # the wait for Redis overlaps with work; step 5 for this partition waits
                 # for it below.
-                written = self._writer().submit(self._staged(n, prepared))
+                written = self._writer().submit(write)
                 pending.append((run, prepared, written))
                 applied += prepared.applied
             if not pending:
                 return 0
+            pending[0][2].result()  # the last commit returned, this transaction begun
             txn = self._txn
             assert txn is not None
             offsets: dict[tuple[str, int], int] = {}

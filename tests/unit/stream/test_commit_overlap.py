@@ -7,6 +7,7 @@ uncommitted one (docs/exactly-once.md, 'Commit overlap'). Kafka is faked; the st
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -422,3 +423,57 @@ def test_a_batch_histogram_reads_like_a_prometheus_histogram() -> None:
 def _status(txn: BatchTxn) -> TxnStatus:
     """Read afresh (mypy would keep the narrowing of an earlier assert)."""
     return txn.status
+
+
+class OnPartition(FakeMessage):
+    def __init__(self, partition: int, offset: int, value: bytes) -> None:
+        super().__init__(offset, value)
+        self._partition = partition
+
+    def partition(self) -> int:
+        return self._partition
+
+
+class NotedRun(PartitionRun):
+    """A PartitionRun that notes in the test's log when it has rated inputs."""
+
+    log: Log
+
+    def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        prepared = super().prepare(*args, **kwargs)
+        if prepared is not None:
+            self.log.add(f"rated partition {self.n}")
+        return prepared
+
+
+def test_the_next_batch_rates_its_other_partitions_while_the_last_commit_is_in_flight() -> None:
+    """The wait for the last commit sits on the writer thread, in front of the batch's
+    first Redis write: the loop thread goes on rating the other partitions meanwhile,
+    instead of blocking on a round trip to the broker."""
+    svc, producer, store, log = _service()
+    consumer = svc.consumer
+    assert isinstance(consumer, FakeConsumer)
+    consumer.highs[(T.commands, 1)] = 0  # an empty command partition: usage is not held
+    runs = {n: NotedRun(n, store.claim(n), {}, svc.s.account_cache, recovered=True) for n in (0, 1)}
+    runs[0].watermark = store.watermark(0)[0]
+    for run in runs.values():
+        run.log = log
+    svc.owned = dict(runs)
+    assert svc.process(batch(0)) == 3  # partition 0; its commit left in flight
+    assert log.entries == ["rated partition 0", "begin 1", "redis 1"]
+    usage = avro.encode_usage(record("p1-0", A, "2026-04-10T12:00:00+08:00", 1000))
+    t, errors = _in_thread(lambda: svc.process([*batch(3), OnPartition(1, 0, usage)]))
+    deadline = time.monotonic() + 10
+    while "rated partition 1" not in log.entries[3:] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # both partitions rated, nothing written or begun before the commit returns
+    assert log.entries[3:] == ["rated partition 0", "rated partition 1"]
+    assert store.writes == 1 and producer.begun == 1 and t.is_alive()
+    producer.release.set()
+    t.join(10)
+    assert not errors
+    svc._await_commit()
+    assert log.entries[5:] == ["commit 1", "begin 2", "redis 2", "redis 3", "commit 2"]
+    assert store.watermark(0)[0] == {T.commands: 1, T.usage: 6}
+    assert store.watermark(1)[0] == {T.usage: 1}
+    assert producer.offsets[-1] == {(T.usage, 0): 6, (T.usage, 1): 1}
