@@ -98,8 +98,9 @@ class Settings(BaseSettings):
     # on in the next: a clock that missed days over many subscribers stays in memory
     tick_accounts_per_batch: int = Field(1000, ge=1)
     # young collections after this many more live objects (0: Python's default, 700):
-    # above what a batch holds at its peak, so that a steady batch triggers none
-    gc_gen0_threshold: int = Field(500_000, ge=0)
+    # each walks at most this many (their survivors are frozen), which bounds its pause
+    # (about 70 ms, against 0.35 s at 500 000: docs/configuration.md)
+    gc_gen0_threshold: int = Field(100_000, ge=0)
     # processes of `rater simulate` and `rater replay` (rater.jobs.shares); 0: one per
     # CPU (at most one per partition) for an input of 1 MiB or more, else one
     offline_workers: int = Field(0, ge=0)
