@@ -1,6 +1,6 @@
 """Small measurements for `rater bench stream`: CPU time of this process, Redis and a
-local broker, the kernel's CPU pressure, what the servers hold, percentiles, rates,
-topic ends, producing a batch."""
+local broker, the kernel's CPU pressure, the hypervisor's steal, what the servers hold,
+percentiles, rates, topic ends, producing a batch."""
 
 from __future__ import annotations
 
@@ -57,6 +57,30 @@ def _pressure() -> str:
         return f", CPU pressure {float(some[1].split('=')[1]):.0f}% (avg10)"
     except (OSError, IndexError, ValueError):
         return ""
+
+
+def cpu_ticks(stat: Path = Path("/proc/stat")) -> tuple[int, int] | None:
+    """(stolen, all) clock ticks of the box's CPUs so far, from the kernel's `cpu` line;
+    None where there is no /proc/stat."""
+    try:
+        with stat.open() as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: inside user]
+    if len(fields) < 8:
+        return None
+    return fields[7], sum(fields[:8])
+
+
+def steal_note(start: tuple[int, int] | None, end: tuple[int, int] | None) -> str:
+    """The share of the box's CPU time the hypervisor gave to other guests between two
+    `cpu_ticks`: on a shared virtual machine it makes every figure slower, and says
+    when a run's figures are not comparable with another's."""
+    if start is None or end is None or end[1] <= start[1]:
+        return ""
+    share = (end[0] - start[0]) / (end[1] - start[1])
+    return f", CPU stolen by the hypervisor {share * 100:.0f}%"
 
 
 def _servers(s: Settings, rclient: Any) -> tuple[str, int]:

@@ -20,8 +20,9 @@ end, also after a failure):
    `record_id`). The load generator is a separate process so that it takes no GIL time
    from the processor; it still shares the 2 cores with it, Kafka and Redis.
 
-Figures, not pass/fail. The load average and the kernel's CPU pressure are printed with
-them: on a shared 2-core box other processes move the numbers.
+Figures, not pass/fail. The load average, the kernel's CPU pressure and the share of CPU
+time the hypervisor gave to other guests during the run are printed with them: on a
+shared 2-core virtual machine other processes and other guests move the numbers.
 
 The phases live in their own modules: `timing` (the drain's timing), `passthrough`,
 `latency`, `probes` (small measurements), `report` (what is printed); the N-process
@@ -54,6 +55,8 @@ from rater.bench.probes import (
     _pressure,
     _rate,
     _servers,
+    cpu_ticks,
+    steal_note,
 )
 from rater.bench.report import _settings_lines, _summary
 from rater.bench.timing import TimedRater, TimedStore, Timing, _measured
@@ -168,6 +171,7 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
     for par in pars:
         groups += [par.group_id, f"{par.namespace}-pt"]
     load0 = os.getloadavg()
+    ticks0 = cpu_ticks()
     t_bench = time.perf_counter()
     out(
         f"rater bench stream: run {run_id}, {os.cpu_count()} CPUs, load average "
@@ -193,7 +197,8 @@ def run(opts: Options, base: Settings | None = None, out: Callable[[str], None] 
         _, rewrites1 = _servers(s, rclient)
         out(
             f"bench took {time.perf_counter() - t_bench:.0f} s; load average now "
-            f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}{_pressure()}; Redis rewrote its "
+            f"{load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}{_pressure()}"
+            f"{steal_note(ticks0, cpu_ticks())}; Redis rewrote its "
             f"AOF {max(0, rewrites1 - rewrites0)} times during the run"
         )
 
@@ -378,8 +383,9 @@ def _bulk(
     out(
         f"subscribers: {opts.subscribers:,} loaded in bulk in {took:.2f} s -> "
         f"{_rate(opts.subscribers, took):,.0f} subscribers/s ({res.commands:,} commands "
-        f"sent in {res.seconds['send']:.2f} s, rated and written by {opts.bulk_workers} "
-        f"processes in {res.seconds['apply']:.2f} s, {res.outputs:,} events)"
+        f"sent, rated and written by {opts.bulk_workers} processes in "
+        f"{res.seconds['apply']:.2f} s, of which waiting for the broker "
+        f"{res.seconds['wait']:.2f} s; {res.outputs:,} events)"
     )
 
 

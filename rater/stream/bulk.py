@@ -3,20 +3,22 @@ the same commands, the same pipeline and the same store writes as `rater run`.
 
 The commands still go onto the command topic, where `rater record`, replay and audits
 find them. Instead of a consumer reading them back a message at a time, the loader keeps
-what it sent, with the offsets and timestamps the broker gave it. It then rates each
-partition's commands with `PartitionRun` and `BatchRater`, in a few large batches, and
-writes each batch with `RedisStore.commit`: the same Lua script (epoch, watermark,
-accounts, outputs), so the state is the one `rater run` would have written. The
-outputs and the group's offsets (equal to the new watermarks) are then committed in one
-Kafka transaction. That is steps 3-5 of a stream batch (docs/exactly-once.md) without
-the consumer. `rater run`, started afterwards, finds every partition settled. If the
-loader dies between a Redis write and its Kafka commit, `rater run` recovers that batch
-as after any crash: it re-emits the stored outputs with the offsets, never re-rating.
+what it sent, with the offsets and timestamps the broker gave it. Each loading process
+sends its own partitions' commands, a round ahead of its rating (the broker takes round
+r + 1 while round r is rated), and rates each partition's commands with `PartitionRun`
+and `BatchRater`, in a few large batches, and writes each batch with
+`RedisStore.commit`: the same Lua script (epoch, watermark, accounts, outputs), so the
+state is the one `rater run` would have written. The outputs and the group's offsets
+(equal to the new watermarks) are then committed in one Kafka transaction. That is steps
+3-5 of a stream batch (docs/exactly-once.md) without the consumer. `rater run`, started
+afterwards, finds every partition settled. If the loader dies between a Redis write and
+its Kafka commit, `rater run` recovers that batch as after any crash: it re-emits the
+stored outputs with the offsets, never re-rating.
 
 Bootstrap only: every input partition must be empty on the broker and in Redis (no
 watermark) and the group must have no committed offsets. Otherwise the loader refuses
-and sends nothing. A command topic that already holds commands must be applied in
-order by `rater run`.
+and sends nothing. A command topic that already holds commands must be applied in order
+by `rater run`.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class BulkResult:
     applied: int = 0  # inputs rated (ticks once per partition)
     outputs: int = 0  # output messages committed
     partitions: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+    # wall seconds: "checks", "apply" (sending included), "wait" (the longest a
+    # process waited for the broker's delivery reports, not hidden behind rating)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def bulk_load(
@@ -91,16 +95,20 @@ def bulk_load(
     consumer = Consumer(consumer_config(s))  # never subscribes: group metadata only
     try:
         _refuse_unless_fresh(s, store, consumer, n_parts)
-        t1 = time.perf_counter()
-        by_part = _send(s, commands, n_parts)
-        res.commands = sum(len(v) for v in by_part.values())  # ticks counted per partition
-        t2 = time.perf_counter()
-        res.seconds = {"checks": t1 - t0, "send": t2 - t1}
     finally:
         consumer.close()
-    res.partitions = len(by_part)
-    res.applied, res.outputs = _apply(s, rater, store, by_part, workers)
-    res.seconds["apply"] = time.perf_counter() - t0 - sum(res.seconds.values())
+    cmds = commands if isinstance(commands, Sequence) else list(commands)
+    t1 = time.perf_counter()
+    res.partitions = n_parts
+    done = _apply(s, rater, store, cmds, n_parts, workers)
+    res.commands = sum(d.commands for d in done)  # ticks counted per partition
+    res.applied = sum(d.applied for d in done)
+    res.outputs = sum(d.outputs for d in done)
+    res.seconds = {
+        "checks": t1 - t0,
+        "apply": time.perf_counter() - t1,
+        "wait": max(d.waited_s for d in done),
+    }
     return res
 
 
@@ -149,79 +157,136 @@ _NO_LEADER_YET = (
 )
 
 
-def _send(s: Settings, commands: Iterable[Command | Tick], n: int) -> dict[int, list[Sent]]:
-    """Produce the commands as `rater.stream.tools.produce_commands` does, and note each
-    one's offset and timestamp from its delivery report (an idempotent producer reports
-    a partition's messages in the order sent)."""
-    codecs = wire_codecs(s)
+@dataclass(slots=True)
+class _Done:
+    """What one loading process did."""
+
+    commands: int = 0
+    applied: int = 0
+    outputs: int = 0
+    waited_s: float = 0.0  # blocked on delivery reports, not hidden behind rating
+
+
+def _own_commands(
+    s: Settings, commands: Sequence[Command | Tick], n: int, mine: Sequence[int]
+) -> dict[int, list[Sent]]:
+    """The commands of partitions `mine`, encoded, in the order given. Every process
+    routes every command: the router learns which account each new line joins from the
+    commands before it, as `rater.stream.tools.produce_commands` does."""
+    encode = wire_codecs(s).encode_command
     router = Router(n)
-    topic = s.topics.commands
-    by_part: dict[int, list[Sent]] = {p: [] for p in range(n)}
-    reports: dict[int, list[tuple[int, int]]] = {p: [] for p in range(n)}
-    errors: list[KafkaError] = []
-
-    def delivered(err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            errors.append(err)
-        else:
-            reports[msg.partition() or 0].append((msg.offset() or 0, msg.timestamp()[1]))
-
-    p = Producer(producer_config(s) | {"enable.idempotence": True, "on_delivery": delivered})
+    by_part: dict[int, list[Sent]] = {p: [] for p in mine}
     for c in commands:
-        value = codecs.encode_command(c)
         if isinstance(c, Tick):
-            targets: Sequence[tuple[bytes, int]] = [(b"", part) for part in range(n)]
-        else:
-            key, part = router.route(c)
-            targets = [(key.encode(), part)]
-        for key_b, part in targets:
-            while True:
-                try:
-                    p.produce(topic, value, key_b, partition=part)
-                    break
-                except BufferError:
-                    p.poll(0.1)
-            by_part[part].append(Sent(c, key_b, value))
-    left = p.flush(60)
-    if left or errors:
-        raise RuntimeError(
-            f"{left} commands not delivered to Kafka"
-            + (f": {errors[0]}" if errors else "")
-            + "; nothing was applied: run rater run to apply those that were"
-        )
-    for part, sent in by_part.items():
-        for cmd, (offset, ts) in zip(sent, reports[part], strict=True):
-            cmd.offset, cmd.timestamp = offset, ts
+            value = encode(c)
+            for sent in by_part.values():
+                sent.append(Sent(c, b"", value))
+            continue
+        key, part = router.route(c)
+        own = by_part.get(part)
+        if own is not None:
+            own.append(Sent(c, key.encode(), encode(c)))
     return by_part
+
+
+class _Sender:
+    """Produces a process's commands a round at a time and gives each its offset and
+    timestamp from its delivery report (an idempotent producer reports a partition's
+    messages in the order sent)."""
+
+    def __init__(self, s: Settings, by_part: dict[int, list[Sent]]) -> None:
+        self.topic = s.topics.commands
+        self.by_part = by_part
+        self.reports: dict[int, list[tuple[int, int]]] = {p: [] for p in by_part}
+        self.errors: list[KafkaError] = []
+        self.sent_rounds = 0
+        self.waited_s = 0.0
+        self.producer = Producer(
+            producer_config(s) | {"enable.idempotence": True, "on_delivery": self._report}
+        )
+
+    def _report(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.errors.append(err)
+        else:
+            self.reports[msg.partition() or 0].append((msg.offset() or 0, msg.timestamp()[1]))
+
+    def send(self, r: int) -> None:
+        """Hand round `r` (and any round before it not sent yet) to the producer."""
+        p, topic = self.producer, self.topic
+        while self.sent_rounds <= r:
+            k = self.sent_rounds
+            for part, sent in self.by_part.items():
+                for c in sent[k * CHUNK : (k + 1) * CHUNK]:
+                    while True:
+                        try:
+                            p.produce(topic, c.value, c.key, partition=part)
+                            break
+                        except BufferError:
+                            p.poll(0.1)
+            p.poll(0)
+            self.sent_rounds += 1
+
+    def delivered(self, r: int, timeout_s: float = 60.0) -> None:
+        """Wait until every command of round `r` is on the broker, then note their
+        offsets and timestamps."""
+        self.send(r)
+        t0 = time.perf_counter()
+        deadline = time.monotonic() + timeout_s
+        need = {p: min((r + 1) * CHUNK, len(sent)) for p, sent in self.by_part.items()}
+        while not self.errors and any(len(self.reports[p]) < n for p, n in need.items()):
+            if time.monotonic() > deadline:
+                break
+            self.producer.poll(0.05)
+        self.waited_s += time.perf_counter() - t0
+        short = sum(max(0, n - len(self.reports[p])) for p, n in need.items())
+        if short or self.errors:
+            raise RuntimeError(
+                f"{short} commands not delivered to Kafka"
+                + (f": {self.errors[0]}" if self.errors else f" in {timeout_s:.0f} s")
+                + "; the rounds before them were applied: run rater run to apply the "
+                "commands delivered, then load the others again"
+            )
+        for p, sent in self.by_part.items():
+            lo = r * CHUNK
+            for c, (offset, ts) in zip(
+                sent[lo : need[p]], self.reports[p][lo : need[p]], strict=True
+            ):
+                c.offset, c.timestamp = offset, ts
+
+    def close(self) -> None:
+        self.producer.flush(30)
 
 
 def _apply(
     s: Settings,
     rater: Rater,
     store: RedisStore,
-    by_part: dict[int, list[Sent]],
+    commands: Sequence[Command | Tick],
+    n: int,
     workers: int,
-) -> tuple[int, int]:
-    """Rate and write every partition; (inputs applied, outputs committed). With
-    `workers` > 1, forked processes share the partitions (one core each: the rating
-    is Python), each with its own producer, transactional id and Redis connection.
+) -> list[_Done]:
+    """Send, rate and write every partition. With `workers` > 1, forked processes share
+    the partitions (one core each: the rating is Python), each with its own producers,
+    transactional id and Redis connection.
 
     No cyclic collection while rating (as the offline jobs rate): a round's accounts
     are freed by reference counting when the round ends, and the collections would only
     walk them (6 % of a process's time at 300 000 subscribers)."""
-    if workers <= 1 or len(by_part) <= 1:
+    workers = max(1, min(workers, n))
+    if workers == 1:
         with offline_gc():
-            return _apply_parts(s, rater, store, by_part, 0)
+            return [_apply_parts(s, rater, store, commands, n, range(n), 0)]
     ctx = multiprocessing.get_context("fork")  # the commands are shared, not pickled
     results = ctx.Queue()
     procs = []
     for i in range(workers):
-        mine = {p: v for p, v in by_part.items() if p % workers == i}
 
-        def work(mine: dict[int, list[Sent]] = mine, i: int = i) -> None:
+        def work(i: int = i) -> None:
             own = RedisStore(settings_client(s), store.ns)
+            mine = range(i, n, workers)
             with offline_gc():
-                results.put(_apply_parts(s, rater, own, mine, i))
+                results.put(_apply_parts(s, rater, own, commands, n, mine, i))
 
         proc = ctx.Process(target=work, name=f"rater-bulk-{i}")
         proc.start()
@@ -234,17 +299,24 @@ def _apply(
             f"bulk load worker(s) {', '.join(failed)} failed (see above); what they "
             "wrote is consistent: rater run recovers it and applies the rest"
         )
-    done = [results.get() for _ in procs]
-    return sum(a for a, _ in done), sum(o for _, o in done)
+    return [results.get() for _ in procs]
 
 
 def _apply_parts(
-    s: Settings, rater: Rater, store: RedisStore, by_part: dict[int, list[Sent]], worker: int
-) -> tuple[int, int]:
-    """Rate and write in rounds of one chunk per partition: a round's Redis writes (on a
-    writer thread, while the next partition is rated), then its outputs and offsets in
-    one Kafka transaction, before the next round's writes (Redis keeps the outputs of
-    one batch per partition)."""
+    s: Settings,
+    rater: Rater,
+    store: RedisStore,
+    commands: Sequence[Command | Tick],
+    n: int,
+    mine: Sequence[int],
+    worker: int,
+) -> _Done:
+    """Send, rate and write partitions `mine` in rounds of one chunk per partition: the
+    round's commands once the broker has them (the next round is sent meanwhile), its
+    Redis writes (on a writer thread, while the next partition is rated), then its
+    outputs and offsets in one Kafka transaction, before the next round's writes (Redis
+    keeps the outputs of one batch per partition)."""
+    by_part = _own_commands(s, commands, n, mine)
     batch = BatchRater(
         rater,
         s.topics,
@@ -255,17 +327,21 @@ def _apply_parts(
     )
     topic, usage_topic = s.topics.commands, s.topics.usage
     runs = {p: PartitionRun(p, store.claim(p), {}, s.account_cache) for p in by_part}
+    sender = _Sender(s, by_part)
     consumer = Consumer(consumer_config(s))  # never subscribes: the group's metadata only
     producer = Producer(producer_config(s, f"{s.group_id}-bulk-{worker}"))
     producer.init_transactions(30)
     writer = ThreadPoolExecutor(1, thread_name_prefix="rater-bulk-redis")
-    applied = outputs = 0
+    done = _Done(commands=sum(len(v) for v in by_part.values()))
     try:
         group = consumer.consumer_group_metadata()
         rounds = max((len(v) + CHUNK - 1) // CHUNK for v in by_part.values())
         r = 0
         # past the rounds, while a tick is left half applied (BatchRater.rate)
         while r < rounds or any(run.unfinished for run in runs.values()):
+            if r < rounds:
+                sender.send(r + 1)  # the broker takes it while this round is rated
+                sender.delivered(r)
             pending: list[tuple[PartitionRun, Prepared, Future[dict[str, bytes]]]] = []
             for p, run in runs.items():
                 todo = by_part[p][r * CHUNK : (r + 1) * CHUNK]
@@ -290,12 +366,12 @@ def _apply_parts(
                 prepared.result.count_metrics()
                 outs.extend(prepared.result.out)
                 offsets.append(TopicPartition(topic, run.n, prepared.watermark[topic]))
-                applied += prepared.applied
+                done.applied += prepared.applied
             producer.begin_transaction()
             produce_messages(producer, outs)
             producer.send_offsets_to_transaction(offsets, group, 30)
             producer.commit_transaction(30)
-            outputs += len(outs)
+            done.outputs += len(outs)
             for run in runs.values():  # no cache kept: rater run starts its own
                 run.accounts.clear()
                 run.cold.clear()
@@ -303,4 +379,6 @@ def _apply_parts(
     finally:
         writer.shutdown(wait=True)
         consumer.close()
-    return applied, outputs
+        sender.close()
+    done.waited_s = sender.waited_s
+    return done

@@ -14,7 +14,7 @@ from rater.core.engine import Rater
 from rater.core.inputs import Command
 from rater.errors import Refused
 from rater.stream import tools
-from rater.stream.bulk import bulk_load
+from rater.stream.bulk import CHUNK, bulk_load
 from rater.subscribers import parse_subscribers, to_commands
 from rater.workload import subscribers as gen_subscribers
 from tests.integration.streamkit import ROOT, StreamEnv, stream_env
@@ -61,9 +61,14 @@ def _events(env: StreamEnv) -> list[str]:
     return sorted(repr(e) for e in env.events())
 
 
+@pytest.mark.parametrize("chunk", [CHUNK, 16], ids=["one-round", "rounds-of-16"])
 def test_bulk_load_leaves_the_state_and_events_of_the_ordinary_load(
-    kafka_bootstrap: str, redis_url: str
+    kafka_bootstrap: str, redis_url: str, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In rounds of 16 commands a partition, each round is rated while the next one is
+    on its way to the broker: the offsets and timestamps each command is applied with
+    are still its own, or the state and events would differ."""
+    monkeypatch.setattr("rater.stream.bulk.CHUNK", chunk)  # the forked workers inherit it
     cmds = _commands()
     with (
         stream_env(kafka_bootstrap, redis_url, "bulk", catalog=CATALOG_FULL) as bulk,
