@@ -123,6 +123,27 @@ def bench_state(
     )
 
 
+@bench_app.command("load")
+def bench_load(
+    catalog: BenchCatalogOpt = None,
+    subscribers: SubscriberCountOpt = 100_000,
+    workers: Annotated[int, typer.Option(min=1, help="loading processes")] = 2,
+    activated_days: Annotated[
+        int, typer.Option(min=1, help="activate the subscribers over this many days")
+    ] = 1,
+) -> None:
+    """`rater load --bulk` alone, timed: N synthetic subscribers sent, rated and written
+    into topics and a Redis namespace of the run's own (deleted at the end)."""
+    from rater.bench import load as bench
+
+    catalog = catalog or example_catalog()
+    try:
+        load_catalog(catalog)
+    except CatalogError as e:
+        fail(str(e))
+    bench.run(catalog, subscribers, workers, activated_days, out=typer.echo)
+
+
 @bench_app.command("stream")
 def bench_stream(
     catalog: BenchCatalogOpt = None,

@@ -34,6 +34,7 @@ COMMANDS = [
     ["bench", "core"],
     ["bench", "simulate"],
     ["bench", "stream"],
+    ["bench", "load"],
     ["deadletters"],
     ["deadletters", "list"],
     ["deadletters", "show"],
@@ -66,7 +67,7 @@ def test_help_shows_no_placeholders(args: list[str]) -> None:
 
 
 def test_bench_subscriber_count_option() -> None:
-    for cmd in ("core", "simulate", "stream"):
+    for cmd in ("core", "simulate", "stream", "load"):
         text = _help(["bench", cmd])
         assert "--subscriber-count" in text
         assert "--subscribers " not in text
