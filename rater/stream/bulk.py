@@ -24,6 +24,7 @@ by `rater run`.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +43,7 @@ from rater.codec.codecs import wire_codecs
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.core.inputs import Command, Tick
-from rater.errors import Refused
+from rater.errors import UNAVAILABLE, Refused, Unavailable, describe
 from rater.gc_tuning import offline_gc
 from rater.pipeline.batch import BatchRater
 from rater.pipeline.messages import OutMessage, new_in_message
@@ -241,7 +242,7 @@ class _Sender:
         self.waited_s += time.perf_counter() - t0
         short = sum(max(0, n - len(self.reports[p])) for p, n in need.items())
         if short or self.errors:
-            raise RuntimeError(
+            raise Unavailable(
                 f"{short} commands not delivered to Kafka"
                 + (f": {self.errors[0]}" if self.errors else f" in {timeout_s:.0f} s")
                 + "; the rounds before them were applied: run rater run to apply the "
@@ -283,22 +284,29 @@ def _apply(
     for i in range(workers):
 
         def work(i: int = i) -> None:
-            own = RedisStore(settings_client(s), store.ns)
-            mine = range(i, n, workers)
-            with offline_gc():
-                results.put(_apply_parts(s, rater, own, commands, n, mine, i))
+            try:
+                own = RedisStore(settings_client(s), store.ns)
+                with offline_gc():
+                    results.put(_apply_parts(s, rater, own, commands, n, range(i, n, workers), i))
+            except Exception as e:  # one line and an exit code, as the command line does
+                code, line = describe(e, s.kafka_bootstrap_servers, s.redis_url.get_secret_value())
+                print(f"error: bulk load process {i}: {line}", file=sys.stderr, flush=True)
+                raise SystemExit(code) from None
 
         proc = ctx.Process(target=work, name=f"rater-bulk-{i}")
         proc.start()
         procs.append(proc)
     for proc in procs:
         proc.join()
-    failed = [proc.name for proc in procs if proc.exitcode != 0]
+    failed = [proc for proc in procs if proc.exitcode != 0]
     if failed:
-        raise RuntimeError(
-            f"bulk load worker(s) {', '.join(failed)} failed (see above); what they "
-            "wrote is consistent: rater run recovers it and applies the rest"
+        what = (
+            f"bulk load process(es) {', '.join(p.name for p in failed)} stopped (see above); "
+            "what they wrote is consistent: rater run recovers it and applies the rest"
         )
+        if all(p.exitcode == UNAVAILABLE for p in failed):
+            raise Unavailable(what)
+        raise RuntimeError(what)
     return [results.get() for _ in procs]
 
 

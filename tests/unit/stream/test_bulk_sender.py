@@ -1,7 +1,8 @@
 """`rater load --bulk` sends each process's commands a round ahead of its rating
 (`rater.stream.bulk._Sender`): a round is applied with the offsets and timestamps the
 broker gave its own commands, and a command the broker refused stops the load before
-its round is rated, saying what to do."""
+its round is rated, saying what to do; a loading process that stops says why in one
+line, and the load fails as unavailable only when that is why."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from rater.config import Settings
 from rater.core.inputs import NewSubscriber, Tick
+from rater.errors import Unavailable
 from rater.stream import bulk
 from rater.stream.bulk import _own_commands, _Sender
 
@@ -106,6 +108,40 @@ def test_a_command_the_broker_refused_stops_the_load_before_its_round_is_rated(
 ) -> None:
     sender = _sender(monkeypatch, refuse_from=6)
     sender.delivered(0)  # offsets 0-3 of each partition: taken
-    with pytest.raises(RuntimeError, match=r"not delivered to Kafka.*run rater run"):
+    with pytest.raises(Unavailable, match=r"not delivered to Kafka.*run rater run"):
         sender.delivered(1)  # the broker refuses from offset 6
     assert all(c.offset == -1 for sent in sender.by_part.values() for c in sent[4:8])
+
+
+class _Store:
+    ns = "bulk-test"
+
+
+def _failing_parts(failure: Exception) -> Callable[..., bulk._Done]:
+    def parts(*args: Any) -> bulk._Done:
+        if args[-1] == 0:  # the first loading process
+            raise failure
+        return bulk._Done(commands=1, applied=1)
+
+    return parts
+
+
+def test_a_loading_process_that_loses_kafka_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bulk, "_apply_parts", _failing_parts(Unavailable("Kafka at x: down")))
+    with pytest.raises(Unavailable, match=r"rater-bulk-0 stopped.*rater run recovers it"):
+        bulk._apply(S, Any, _Store(), [], 2, workers=2)  # type: ignore[arg-type]
+    err = capfd.readouterr().err
+    assert "error: bulk load process 0: Kafka at x: down" in err
+    assert "Traceback" not in err
+
+
+def test_a_bug_in_a_loading_process_is_not_reported_as_an_outage(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bulk, "_apply_parts", _failing_parts(ValueError("boom")))
+    with pytest.raises(RuntimeError, match="stopped") as raised:
+        bulk._apply(S, Any, _Store(), [], 2, workers=2)  # type: ignore[arg-type]
+    assert not isinstance(raised.value, Unavailable)
+    assert "internal error (a bug, please report it): ValueError: boom" in capfd.readouterr().err
