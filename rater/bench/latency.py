@@ -244,3 +244,23 @@ def _measure_latency(
     res.in_batches, res.batch_cpu = timing.in_batches, timing.batch_cpu
     res.redis_s = timing.redis_s
     return res
+
+
+def first_touches(items: list[tuple[bytes, bytes, str]], warmup: int) -> str:
+    """How many measured records were their account's first since the processor started:
+    each read its account from Redis into the cache, as after a deploy. With many
+    subscribers a short warm-up leaves most accounts cold, and the percentiles then
+    measure the cache filling, not the steady state."""
+    seen = {key for key, _, _ in items[:warmup]}
+    measured = items[warmup:]
+    first = 0
+    for key, _, _ in measured:
+        if key not in seen:
+            seen.add(key)
+            first += 1
+    share = first / len(measured) if measured else 0.0
+    return (
+        f"  {share * 100:.0f}% of the measured records were their account's first since the "
+        "start (read from Redis into the cache, as after a deploy)"
+        + ("; a longer --warmup-seconds measures the steady state" if share > 0.05 else "")
+    )

@@ -49,7 +49,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from rater.bench import parallel
 from rater.bench.core import END, START
-from rater.bench.latency import Latency, _in_thread, _measure_latency
+from rater.bench.latency import Latency, _in_thread, _measure_latency, first_touches
 from rater.bench.passthrough import Passthrough
 from rater.bench.probes import (
     _pressure,
@@ -335,6 +335,7 @@ def _run(
             opts.warmup_seconds,
         )
         out("\n".join(rater_lat.lines("rater")))
+        out(first_touches(items, rater_lat.warmup))
 
         if pt_t is not None:
             items = [
