@@ -16,6 +16,8 @@ from itertools import starmap
 from operator import attrgetter, itemgetter
 from typing import Any
 
+import msgspec
+
 from rater.core.inputs import SubscriberStatus
 
 UNIT_DATA = "data"
@@ -23,9 +25,12 @@ UNIT_VOICE = "voice"
 UNIT_VIDEO = "video"
 
 
-@dataclass(slots=True)
-class Bucket:
-    """One allowance: a plan's included data/minutes, one pack instance, or a carried part."""
+class Bucket(msgspec.Struct, array_like=True, gc=False):
+    """One allowance: a plan's included data/minutes, one pack instance, or a carried part.
+
+    The row types (buckets, subscriptions, accruals) are msgspec structs: the stores
+    encode and decode them in C (rater.store.accounts), and they hold no containers, so
+    the cycle collector never tracks them (gc=False)."""
 
     id: str
     product: str
@@ -46,8 +51,7 @@ class Bucket:
         return self.size - self.used
 
 
-@dataclass(slots=True)
-class Subscription:
+class Subscription(msgspec.Struct, array_like=True, gc=False):
     """A product the line holds (or has ordered for the next cycle)."""
 
     product: str
@@ -56,8 +60,7 @@ class Subscription:
     cancelled: bool = False  # stops renewing at the next cycle
 
 
-@dataclass(slots=True)
-class FeeAccrual:
+class FeeAccrual(msgspec.Struct, array_like=True, gc=False):
     """A daily_by_usage fee within the current cycle (section 3)."""
 
     product: str
@@ -227,7 +230,7 @@ def _line_from_dict(d: dict[str, Any]) -> Line:
 # differ from what it last wrote. Which fields are hot only decides how often the cold
 # part is written, never what is stored: any change outside them changes the cold
 # bytes. `with_hot(cold, hot)` gives the whole form back.
-_BUCKET_FIELDS = tuple(Bucket.__dataclass_fields__)
+_BUCKET_FIELDS = Bucket.__struct_fields__
 _USED = _BUCKET_FIELDS.index("used")
 _NOTIFIED = _BUCKET_FIELDS.index("notified")
 

@@ -17,9 +17,8 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import orjson
-
 from rater.core.state import Account
+from rater.store.accounts import decode, encode
 from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
 
 
@@ -28,7 +27,8 @@ class MemoryPartition:
     epoch: int = 0
     watermark: dict[str, int] = field(default_factory=dict)
     out: bytes | None = None
-    accounts: dict[str, Account | bytes] = field(default_factory=dict)
+    # an account, or its stored parts (rater.store.accounts: cold, hot) when isolated
+    accounts: dict[str, Account | tuple[bytes, bytes]] = field(default_factory=dict)
     due: dict[str, int] = field(default_factory=dict)  # account key -> next due time
     directory: dict[str, str] = field(default_factory=dict)  # msisdn -> account key
     # msisdn -> UTC day -> record keys (rater.core.duplicates)
@@ -68,8 +68,8 @@ class MemoryStore:
             a = stored.get(k)
             if a is None:
                 continue
-            if isinstance(a, bytes):
-                a = Account.from_dict(orjson.loads(a))
+            if isinstance(a, tuple):
+                a = decode(*a)
             found[k] = a
         return found
 
@@ -121,7 +121,7 @@ class MemoryStore:
         p.out = batch.out
         for key, acct in batch.accounts.items():
             if self.isolated:
-                p.accounts[key] = orjson.dumps(acct.to_dict(with_seen=False))
+                p.accounts[key] = encode(acct)
             else:
                 p.accounts[key] = acct
             p.due[key] = acct.next_due

@@ -7,9 +7,10 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:wm        hash: next offset to apply per input topic, plus "out", the encoded
                      output messages of the last applied batch (re-emitted if Kafka did
                      not commit them)
-    {ns:p}:a:<key>   one account (JSON), without its hot counters (the cold form,
-                     rater.core.state.split_hot); written only when it changed
-    {ns:p}:h:<key>   the account's hot counters (JSON, about 60 bytes), written with every
+    {ns:p}:a:<key>   one account (MessagePack, rater.store.accounts), without its hot
+                     counters (the cold part, about 350 bytes); written only when it
+                     changed
+    {ns:p}:h:<key>   the account's hot counters (about 40 bytes), written with every
                      change (the commit script writes both keys of an account together).
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
     {ns:p}:dir       hash: MSISDN -> account key (for `rater balance`)
@@ -32,12 +33,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import redis
 
 from rater.config import Settings
-from rater.core.state import Account, split_hot, with_hot
+from rater.core.state import Account
 from rater.errors import Refused, Unavailable
+from rater.store.accounts import NotAnAccount, decode, encode
 from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
 from rater.store.readahead import Asked, Blobs, ReadAhead
 from rater.store.script import COMMIT, SEEN
@@ -213,7 +214,10 @@ class RedisStore:
             if not hot:  # both are written by one script: never one without the other
                 a, h = self._acct_prefix(partition), self._hot_prefix(partition)
                 raise ValueError(f"{a}{k} has no hot counters at {h}{k}: not a rater account")
-            accounts[k] = Account.from_dict(with_hot(orjson.loads(c), orjson.loads(hot)))
+            try:
+                accounts[k] = decode(c, hot)
+            except NotAnAccount as e:
+                raise NotAnAccount(f"{self._acct_prefix(partition)}{k}: {e}") from None
             if cold is not None:
                 cold[k] = c
         return accounts
@@ -348,16 +352,12 @@ class RedisStore:
         written: dict[str, bytes] = {}
         for key, acct in accounts.items():
             keys += [prefix + key, hot_prefix + key]
-            d = acct.to_dict(with_seen=False)
-            hot = orjson.dumps(split_hot(d))
-            blob = orjson.dumps(d)
+            blob, hot = encode(acct)
             if cold.get(key) == blob:
                 args += [b"", hot, acct.next_due]
             else:
                 args += [blob, hot, acct.next_due]
-                # An exact-size copy to keep: orjson's result holds a buffer several
-                # times its length, which adds up over a cache of many accounts.
-                written[key] = bytes(memoryview(blob))
+                written[key] = blob
         args.append(len(directory))
         for msisdn, key in directory.items():
             args += [msisdn, key]

@@ -56,7 +56,8 @@ from rater.core.inputs import (
     UsageType,
 )
 from rater.core.money import overage_fen_to_date
-from rater.core.state import Account, split_hot, with_hot
+from rater.core.state import Account
+from rater.store import accounts as store_form
 
 from .helpers import example_catalog, pack, plan
 
@@ -134,18 +135,19 @@ class World:
         }
 
     def two_part_round_trip(self, stored: dict[str, tuple[bytes, bytes]]) -> None:
-        """Persist as the Redis store does: the hot counters every time, the cold part
-        only when its bytes differ from what `stored` holds; then load both back."""
+        """Persist as the Redis store does (rater.store.accounts): the hot counters every
+        time, the cold part only when its bytes differ from what `stored` holds, the
+        lines' record keys apart; then load all back."""
+        seen = {}
         for key, acct in self.accounts.items():
-            d = acct.to_dict()
-            hot = json.dumps(split_hot(d)).encode()
-            cold = json.dumps(d).encode()
+            cold, hot = store_form.encode(acct)
             last = stored.get(key)
             stored[key] = (cold if last is None or last[0] != cold else last[0], hot)
-        self.accounts = {
-            key: Account.from_dict(with_hot(json.loads(cold), json.loads(hot)))
-            for key, (cold, hot) in stored.items()
-        }
+            seen.update({m: line.seen for m, line in acct.lines.items()})
+        self.accounts = {key: store_form.decode(*parts) for key, parts in stored.items()}
+        for acct in self.accounts.values():
+            for m, line in acct.lines.items():
+                line.seen = seen[m]
 
 
 def dump(events: list[Event]) -> list[str]:

@@ -211,7 +211,7 @@ def test_rows_hold_every_field_in_declaration_order() -> None:
             ("subscriptions", line.subscriptions),
             ("accruals", line.accruals),
         ):
-            assert ld[key] == [[getattr(x, f.name) for f in dataclasses.fields(x)] for x in rows]
+            assert ld[key] == [[getattr(x, f) for f in x.__struct_fields__] for x in rows]
 
 
 def test_the_forms_share_no_mutable_state() -> None:
