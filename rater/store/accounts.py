@@ -2,16 +2,18 @@
 
 A store writes every account a batch touched, and the stream reads most of them back
 from Redis when it has many subscribers (a cache miss per record), so this runs once or
-twice per record. `Account.to_dict` and JSON (snapshots, tests) cost 10 - 13 µs to encode
-and 15 - 18 µs to decode an account; here msgspec walks the objects in C (the rows,
-`Bucket`, `Subscription` and `FeeAccrual`, are msgspec structs): about 2 and 6 µs, and
-373 bytes against 976 for the cold part (figures: docs/benchmarks.md).
+twice per record. Through `Account.to_dict` and JSON it took 15 - 24 µs to encode an
+account and 12 - 22 µs to decode one on this project's benchmark box; here msgspec walks
+the rows (`Bucket`, `Subscription` and `FeeAccrual` are msgspec structs) in C: 0.38 and
+0.7 of that, and the cold part is 348 bytes against 976 (docs/benchmarks.md).
 
 The two parts, as in rater.core.state's JSON form:
 
 - cold: `[key, next_due, [line, ...]]`, a line being its fields in declaration order
   (`seen` and `order` left out) with its hot counters and its buckets' `used` and
-  `notified` set to 0. A store writes it only when its bytes changed.
+  `notified` at 0. A store writes it only when its bytes changed. Positional: a field
+  added to `Line` or `Bucket` changes the form (tests/unit/store/test_account_form.py
+  pins it), and needs a way to read what is stored.
 - hot: `[clock, [[data_used, overage_bytes, overage_fen, last_usage, [used, ...],
   [notified, ...]], ...]]`, about 40 bytes, written with every change.
 
@@ -27,6 +29,7 @@ from typing import Any, Final
 
 import msgspec
 import orjson
+from msgspec.structs import replace as _replace
 
 from rater.core.state import Account, Line, with_hot
 
@@ -56,28 +59,28 @@ class NotAnAccount(ValueError):
 
 
 def encode(acct: Account) -> tuple[bytes, bytes]:
-    """(cold, hot): the account's two stored parts."""
+    """(cold, hot): the account's two stored parts. The account is not changed: the
+    cold part gets copies of the buckets with their hot counters at 0."""
     rows: list[list[Any]] = []
     hot_lines: list[tuple[Any, ...]] = []
-    zeroed: list[tuple[Any, int, int]] = []
+    du, ob, of, lu = _HOT
     for line in acct.lines.values():
         row = list(_line_fields(line))
         buckets = row[_BUCKETS]
-        used = [b.used for b in buckets]
-        notified = [b.notified for b in buckets]
-        hot_lines.append((*[row[i] for i in _HOT], used, notified))
-        for i in _HOT:
-            row[i] = 0
-        for b in buckets:
-            zeroed.append((b, b.used, b.notified))
-            b.used = b.notified = 0
+        hot_lines.append(
+            (
+                row[du],
+                row[ob],
+                row[of],
+                row[lu],
+                [b.used for b in buckets],
+                [b.notified for b in buckets],
+            )
+        )
+        row[du] = row[ob] = row[of] = row[lu] = 0
+        row[_BUCKETS] = [_replace(b, used=0, notified=0) for b in buckets]
         rows.append(row)
-    try:
-        cold = _encode((acct.key, acct.next_due, rows))
-    finally:
-        for b, u, n in zeroed:
-            b.used, b.notified = u, n
-    return cold, _encode((acct.clock, hot_lines))
+    return _encode((acct.key, acct.next_due, rows)), _encode((acct.clock, hot_lines))
 
 
 def decode(cold: bytes, hot: bytes) -> Account:
