@@ -43,7 +43,7 @@ class Latency:
     applied: int = 0
     in_batches: float = 0.0  # the processor's wall seconds inside batches
     batch_cpu: float = 0.0  # ... and its thread's CPU seconds there
-    redis_s: float = 0.0  # ... of which RedisStore calls (account JSON included)
+    redis_s: float = 0.0  # ... of which RedisStore calls (decoding accounts included)
 
     def lines(self, name: str) -> list[str]:
         s = self.samples

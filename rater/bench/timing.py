@@ -104,7 +104,7 @@ class Timing:
             + " -> "
             f"{_rate(self.applied, self.thread_cpu):,.0f} records per loop-thread CPU second",
             f"  wall: {self.in_batches:.2f} s in batches (of which RedisStore calls, "
-            f"account JSON included, {self.redis_s:.2f} s, "
+            f"decoding the accounts included, {self.redis_s:.2f} s, "
             f"Kafka transaction commit {self.kafka_commit_s:.2f} s (the next batch's first "
             f"write waited {self.commit_wait_s:.2f} s of it), the rest decode/rate/"
             f"encode/produce), {self.total_s - self.in_batches:.2f} s outside "

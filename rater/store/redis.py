@@ -336,7 +336,7 @@ class RedisStore:
 
     def staged(self, partition: int, batch: PartitionCommit) -> Callable[[], dict[str, bytes]]:
         """`commit` in two halves: the script's arguments are built now, in the calling
-        thread (the accounts' JSON: Python work), and the returned call makes the round
+        thread (encoding the accounts: Python work), and the returned call makes the round
         trip, which holds the GIL only to send and to read the reply. The stream builds
         on the loop thread and sends from its writer thread, so that the two threads do
         not take turns at the GIL over the JSON."""
