@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from rater.core.duplicates import record_key
-from rater.core.state import Account, Bucket, Line
+from rater.core.state import Account, Bucket, Line, split_hot
 from rater.store.base import PartitionCommit, SeenChange
 from rater.store.redis import RedisStore
 from rater.stream.tools import delete_namespace
@@ -168,3 +168,28 @@ def test_reads_made_ahead_answer_as_the_store_does_also_after_a_restart(
         assert views[0].seen_among(0, asked) == store.seen_among(0, asked)
         assert store.seen_among(0, asked) == {m: {d: {a}, d + 1: {c}}}
         store.r.script_flush()
+
+
+def test_an_account_stored_as_json_before_the_upgrade_reads_back_and_is_rewritten_compact(
+    store: RedisStore,
+) -> None:
+    """Accounts written by a rater that stored JSON stay readable after an upgrade, and
+    the first batch that touches one writes it in the compact form (rater.store.accounts)."""
+    store.claim(0)
+    acct = _account()
+    d = acct.to_dict(with_seen=False)
+    hot = split_hot(d)
+    cold_key, hot_key = f"{store.tag(0)}:a:{acct.key}", f"{store.tag(0)}:h:{acct.key}"
+    store.r.set(cold_key, orjson.dumps(d))
+    store.r.set(hot_key, orjson.dumps(hot))
+    remembered: dict[str, bytes] = {}
+    back = store.load(0, [acct.key], remembered)[acct.key]
+    assert back.to_dict() == acct.to_dict()
+
+    back.lines["13800000001"].buckets[0].used = 77  # a record drew from the plan
+    written = _commit(store, back, 0, remembered)
+    assert list(written) == [acct.key]  # the cold part too: its stored bytes were JSON
+    for key in (cold_key, hot_key):
+        assert not store.r.get(key).startswith(b"{")
+    assert len(store.r.get(cold_key)) * 2 < len(orjson.dumps(d))
+    assert store.load(0, [acct.key])[acct.key].to_dict() == back.to_dict()
