@@ -86,7 +86,10 @@ def encode(acct: Account) -> tuple[bytes, bytes]:
 def decode(cold: bytes, hot: bytes) -> Account:
     """The account from its two stored parts (either form)."""
     if cold[:1] == b"{":
-        return Account.from_dict(with_hot(orjson.loads(cold), orjson.loads(hot)))
+        try:
+            return Account.from_dict(with_hot(orjson.loads(cold), orjson.loads(hot)))
+        except (ValueError, TypeError, KeyError, IndexError) as e:
+            raise NotAnAccount(f"not a stored account (JSON): {e!r}") from None
     try:
         key, next_due, rows = _decode_cold(cold)
         clock, hot_lines = _decode_hot(hot)

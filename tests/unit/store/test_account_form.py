@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rater.core.state import split_hot
 from rater.store.accounts import NotAnAccount, decode, encode
@@ -87,8 +89,34 @@ def test_the_cold_part_is_a_third_of_its_json() -> None:
         (GOLDEN_COLD, b"\x92\x00\x90"),  # hot counters for no line
         (GOLDEN_COLD[:-3], GOLDEN_HOT),
         (b"\xc1", GOLDEN_HOT),  # not MessagePack
+        (b'{"key": "1"}', b"[1, []]"),  # JSON, but not an account's
+        (b"{not json", GOLDEN_HOT),
     ],
 )
 def test_bytes_that_are_not_an_account_are_refused_by_name(cold: bytes, hot: bytes) -> None:
     with pytest.raises(NotAnAccount, match="not a stored account"):
         decode(cold, hot)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    part=st.sampled_from(["cold", "hot"]),
+    at=st.integers(min_value=0),
+    cut=st.integers(min_value=0, max_value=8),
+    insert=st.binary(max_size=8),
+)
+def test_a_damaged_stored_account_is_refused_by_name_or_read_never_a_traceback(
+    part: str, at: int, cut: int, insert: bytes
+) -> None:
+    """Whatever Redis hands back (a value cut, overwritten, written by another program),
+    reading it gives an account or NotAnAccount, which the store names with its key."""
+    parts = {"cold": GOLDEN_COLD, "hot": GOLDEN_HOT}
+    b = parts[part]
+    i = at % (len(b) + 1)
+    parts[part] = b[:i] + insert + b[i + cut :]
+    try:
+        acct = decode(parts["cold"], parts["hot"])
+    except NotAnAccount as e:
+        assert "not a stored account" in str(e)
+    else:
+        assert acct.lines and all(line.msisdn in acct.lines for line in acct.lines.values())
