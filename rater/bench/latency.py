@@ -44,6 +44,8 @@ class Latency:
     in_batches: float = 0.0  # the processor's wall seconds inside batches
     batch_cpu: float = 0.0  # ... and its thread's CPU seconds there
     redis_s: float = 0.0  # ... of which RedisStore calls (decoding accounts included)
+    kafka_commit_s: float = 0.0  # the transactions' commits, on the committer thread
+    commit_wait_s: float = 0.0  # ... of which the next batch waited for
 
     def lines(self, name: str) -> list[str]:
         s = self.samples
@@ -62,6 +64,10 @@ class Latency:
             f"records each, {self.in_batches:.2f} s in batches (loop thread CPU "
             f"{self.batch_cpu:.2f} s, RedisStore {self.redis_s:.2f} s) -> "
             f"{_rate(self.applied, self.in_batches):,.0f} records/s while busy",
+            f"  Kafka commits (producing flushed, offsets sent, transaction ended) took "
+            f"{self.kafka_commit_s / max(self.batches, 1) * 1000:.0f} ms a batch on the "
+            f"committer thread; the next batch waited "
+            f"{self.commit_wait_s / max(self.batches, 1) * 1000:.0f} ms a batch for them",
         ]
 
 
@@ -243,6 +249,7 @@ def _measure_latency(
     res.batches, res.applied = timing.batches, timing.applied
     res.in_batches, res.batch_cpu = timing.in_batches, timing.batch_cpu
     res.redis_s = timing.redis_s
+    res.kafka_commit_s, res.commit_wait_s = timing.kafka_commit_s, timing.commit_wait_s
     return res
 
 
