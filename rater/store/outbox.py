@@ -6,7 +6,7 @@ Written once per partition batch, read only by recovery, so packing must be chea
 messages are transposed into columns and every column is built by a C loop (`zip`,
 `map`, `array`), with no per-message Python work.
 
-Layout (version 2, little-endian; no other version was ever stored)::
+Layout (version 2, little-endian)::
 
     b"RO2\\0"  magic
     u32 n      messages
@@ -15,6 +15,13 @@ Layout (version 2, little-endian; no other version was ever stored)::
     n x u16    topic index of each message
     n x u32    key lengths, then n x u32 value lengths
     keys, then values, concatenated
+
+What Redis keeps is that blob compressed (`for_redis`): b"RO3\\0" and a zstd frame of
+it. A batch's outputs are most of what a batch writes to Redis (about 290 bytes a
+record: 1.4 MB a batch of 5 000), and Redis appends every write to its AOF, which it
+rewrites, a fork copying the dataset, each time the file has doubled; compressed at zstd
+level 1 the blob is about a sixth (0.18), for about 0.8 ms of a writer thread per 625
+records. `unpack_messages` reads both.
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate, pairwise
 from typing import NamedTuple
 
+import zstandard
+
 MAGIC = b"RO2\0"
+MAGIC_ZSTD = b"RO3\0"
 _COUNTS = struct.Struct("<II")
 
 
@@ -67,8 +77,20 @@ def pack_messages(msgs: Sequence[OutMessage]) -> bytes:
     )
 
 
+def for_redis(blob: bytes) -> bytes:
+    """A packed blob as Redis keeps it: compressed (a compressor per call: the writer
+    threads of several stores may call this at once)."""
+    return MAGIC_ZSTD + zstandard.ZstdCompressor(level=1).compress(blob)
+
+
 def unpack_messages(blob: bytes) -> list[OutMessage]:
-    """The messages of a blob, in their order; a blob of another layout is refused."""
+    """The messages of a blob, compressed or not, in their order; a blob of another
+    layout is refused."""
+    if blob.startswith(MAGIC_ZSTD):
+        try:
+            blob = zstandard.ZstdDecompressor().decompress(blob[len(MAGIC_ZSTD) :])
+        except zstandard.ZstdError as e:
+            raise ValueError(f"outbox blob: {e}") from None
     if not blob.startswith(MAGIC):
         raise ValueError(f"outbox blob: no {MAGIC!r} magic, not a blob of this layout")
     view = memoryview(blob)

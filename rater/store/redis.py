@@ -4,12 +4,11 @@ step that touches it is atomic on one node, Redis Cluster included.
 Keys of partition p in namespace ns (a replay uses its own namespace):
 
     {ns:p}:epoch     owner epoch; bumped by each new owner, checked by every write
-    {ns:p}:wm        hash: next offset to apply per input topic, plus "out", the encoded
-                     output messages of the last applied batch (re-emitted if Kafka did
-                     not commit them)
-    {ns:p}:a:<key>   one account (MessagePack, rater.store.accounts), without its hot
-                     counters (the cold part, about 350 bytes); written only when it
-                     changed
+    {ns:p}:wm        hash: next offset to apply per input topic, plus "out", the last
+                     applied batch's outputs, compressed (rater.store.outbox; re-emitted
+                     if Kafka did not commit them)
+    {ns:p}:a:<key>   one account (MessagePack, rater.store.accounts) but its hot
+                     counters (the cold part, about 350 bytes); written when it changed
     {ns:p}:h:<key>   the account's hot counters (about 40 bytes), written with every
                      change (the commit script writes both keys of an account together).
     {ns:p}:due       sorted set: account key -> earliest time a change is due (ticks)
@@ -40,6 +39,7 @@ from rater.core.state import Account
 from rater.errors import Refused, Unavailable
 from rater.store.accounts import NotAnAccount, decode, encode
 from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
+from rater.store.outbox import for_redis
 from rater.store.readahead import Asked, Blobs, ReadAhead
 from rater.store.script import COMMIT, SEEN
 
@@ -335,11 +335,9 @@ class RedisStore:
         return self.staged(partition, batch)()
 
     def staged(self, partition: int, batch: PartitionCommit) -> Callable[[], dict[str, bytes]]:
-        """`commit` in two halves: the script's arguments are built now, in the calling
-        thread (encoding the accounts: Python work), and the returned call makes the round
-        trip, which holds the GIL only to send and to read the reply. The stream builds
-        on the loop thread and sends from its writer thread, so that the two threads do
-        not take turns at the GIL over the JSON."""
+        """`commit` in two halves: the arguments are built now (encoding the accounts),
+        and the returned call compresses the outputs and makes the round trip: the stream
+        builds on its loop thread and sends from its writer thread, holding the GIL little."""
         epoch, watermark, accounts = batch.epoch, batch.watermark, batch.accounts
         directory, out, seen, cold = batch.directory, batch.out, batch.seen, batch.cold
         tag = self.tag(partition)
@@ -348,6 +346,7 @@ class RedisStore:
         args: list[Any] = [epoch, len(watermark)]
         for topic, (expected, new) in watermark.items():
             args += [topic, expected, new]
+        out_at = len(args)
         args += [out, len(accounts)]
         written: dict[str, bytes] = {}
         for key, acct in accounts.items():
@@ -372,6 +371,7 @@ class RedisStore:
         args.append(len(prefix))
 
         def send() -> dict[str, bytes]:
+            args[out_at] = for_redis(out)
             try:
                 self._commit(keys=keys, args=args)
                 return written

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rater.store.outbox import MAGIC, OutMessage, pack_messages, unpack_messages
+from rater.store.outbox import MAGIC, OutMessage, for_redis, pack_messages, unpack_messages
 
 TOPICS = st.sampled_from(["rater.charges", "rater.throttle", "rater.dead-letter", "t"])
 MESSAGES = st.lists(
@@ -21,6 +21,32 @@ def test_round_trip_keeps_every_message_in_order(msgs: list[OutMessage]) -> None
     blob = pack_messages(msgs)
     assert blob.startswith(MAGIC)
     assert unpack_messages(blob) == msgs
+
+
+@given(MESSAGES)
+def test_what_redis_keeps_reads_back_as_the_same_messages(msgs: list[OutMessage]) -> None:
+    assert unpack_messages(for_redis(pack_messages(msgs))) == msgs
+
+
+def test_what_redis_keeps_of_a_batch_is_a_fraction_of_its_outputs() -> None:
+    """Charge events repeat their MSISDNs, products and ids: Redis (and its AOF) gets
+    far fewer bytes than the batch produced."""
+    msgs = [
+        OutMessage(
+            "rater.charges",
+            f"1380000{i % 500:04d}".encode(),
+            f"ev-{i}|1380000{i % 500:04d}|P58.data#1|data|{i * 7919 % 100000}|0|0".encode() * 3,
+        )
+        for i in range(5000)
+    ]
+    blob = pack_messages(msgs)
+    assert len(for_redis(blob)) * 4 < len(blob)
+
+
+def test_a_damaged_compressed_blob_is_refused_not_half_re_emitted() -> None:
+    kept = for_redis(pack_messages([OutMessage("a", b"k", b"value" * 50)] * 20))
+    with pytest.raises(ValueError, match="outbox blob"):
+        unpack_messages(kept[:-3])
 
 
 def test_a_blob_of_another_layout_is_refused() -> None:
