@@ -89,9 +89,9 @@ class Settings(BaseSettings):
     topics: Topics = Topics()
     partitions: int = Field(4, ge=1)  # for topic creation by `rater topics`
     batch_size: int = Field(5000, ge=1)
-    # an idle turn waits this long for input; a turn after one that brought messages
-    # takes what has come without a wait, so a batch holds one batch's time of traffic,
-    # at most batch_size (docs/configuration.md)
+    # an idle turn waits this long for input, and no longer than the first input takes to
+    # come; a turn after one that brought messages takes what has come without a wait, so
+    # a batch holds one batch's time of traffic, at most batch_size (docs/configuration.md)
     batch_timeout_s: float = Field(0.05, gt=0)
     account_cache: int = Field(200_000, ge=0)  # accounts kept in memory per owned partition
     # a tick applies to at most this many due accounts of a partition per batch, and goes

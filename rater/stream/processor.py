@@ -4,7 +4,8 @@ How one batch is made durable (docs/exactly-once.md has the crash-by-crash argum
 
 1. `consume()` a batch from the usage and command topics (partition i of both is owned
    by one process: range assignment over co-partitioned topics): what came while the
-   last batch was rated, or, after an idle turn, what comes within `batch_timeout_s`.
+   last batch was rated, or, after an idle turn, the first input to come within
+   `batch_timeout_s` and what came with it.
 2. Per partition: drop messages below the partition's applied watermark (they were
    applied before a crash; their outputs come from Redis, step 0 below).
 3. Decode, rate through the core, encode the output events (`BatchRater`).
@@ -63,6 +64,7 @@ from rater.stream.kafka import (
     consumer_config,
     leave_group,
     producer_config,
+    take,
 )
 from rater.stream.positions import LAG_EVERY_S, Positions
 from rater.stream.restarts import Restarts
@@ -343,9 +345,10 @@ class StreamRater(CommitSteps, Positions):
         msgs: list[Message] = []
         while not self.stop.is_set():
             # What came while the last batch was rated is taken at once (a wait would add
-            # to every record's latency: docs/configuration.md); only an idle turn waits.
+            # to every record's latency: docs/configuration.md); only an idle turn waits,
+            # and only until the first input comes.
             busy = msgs or any(r.unfinished for r in self.owned.values())
-            msgs = self.consumer.consume(self.s.batch_size, 0 if busy else self.s.batch_timeout_s)
+            msgs = take(self.consumer, self.s.batch_size, 0 if busy else self.s.batch_timeout_s)
             self._recover()
             self._measure_lag(0.0 if msgs else LAG_EVERY_S)  # messages: measured at once
             if msgs or self._pending():
