@@ -165,9 +165,7 @@ class TimedRater(StreamRater):
         self.assigned = threading.Event()
         self.gate = gate
 
-    def _commit_offsets(
-        self, offsets: dict[tuple[str, int], int], group: object | None = None
-    ) -> None:
+    def _commit_offsets(self, offsets: list[TopicPartition], group: object | None = None) -> None:
         with _adding(self.timing, "kafka_commit_s"):
             super()._commit_offsets(offsets, group)
 

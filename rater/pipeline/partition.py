@@ -56,6 +56,7 @@ class PartitionRun:
     can_reload: bool = True
     poisoned: int = 0  # inputs on which the core raised, dead-lettered
     unfinished: bool = False  # the last batch left a tick half applied: go on at once
+    seq: int = 0  # the number of the last batch written (the store's `batch_seq`)
 
     def push(self, batch: BatchRater, msgs: list[InMessage], usage_topic: str, now: int) -> None:
         """Decode, check and queue consumed messages, skipping those below the watermark
@@ -194,6 +195,7 @@ class PartitionRun:
             out=pack_messages(res.out) if keep_outputs else b"",
             seen=res.seen,
             cold=self.cold,
+            seq=self.seq + 1,
         )
         return Prepared(n, res, commit, new_wm, len(ready))
 
@@ -211,5 +213,6 @@ class PartitionRun:
     def committed(self, p: Prepared, cold: dict[str, bytes]) -> None:
         """The store holds `p`: the cache and the watermark move on."""
         self.watermark = p.watermark
+        self.seq = p.commit.seq
         self.accounts.update(p.result.accounts)
         self.cold.update(cold)

@@ -21,9 +21,11 @@ crash and refers here):
 4. Anything failing on the way: FAILED; the Kafka transaction is aborted and the session
    starts over from what the store and Kafka hold.
 0. Recovery (a new owner, before its first batch): `claim` the partition (a new epoch
-   fences every earlier owner), read `watermark`; if Kafka's committed offset is behind
-   it, the last batch reached PREPARED but not COMMITTED: its stored outputs are
-   produced again with the offsets, never re-rated.
+   fences every earlier owner), read `watermark` and `batch_seq`; if the batch number
+   that Kafka's committed offsets carry is behind the store's, the last batch reached
+   PREPARED but not COMMITTED: its stored outputs are produced again with the offsets,
+   never re-rated. (The offsets alone cannot tell: a batch that goes on with a tick
+   held over several batches moves none.)
 
 Jobs without Kafka (simulate, replay) go STARTED -> PREPARED -> COMMITTED with the
 outputs written to files at step 3.
@@ -71,6 +73,10 @@ class PartitionCommit:
     seen: Mapping[str, SeenChange] = field(default_factory=dict)
     # account key -> its cold bytes as last stored (RedisStore writes only changes)
     cold: Mapping[str, bytes] = field(default_factory=dict)
+    # the partition's batch number after this one (1, 2, ...): the Kafka offsets of the
+    # batch carry it too, so recovery tells a committed batch from one that is not even
+    # when the batch moved no offset (a tick held over several batches)
+    seq: int = 0
 
 
 class Store(Protocol):
@@ -87,6 +93,11 @@ class Store(Protocol):
 
     def watermark(self, partition: int) -> tuple[dict[str, int], bytes | None]:
         """Next offset to apply per input topic, and the last applied batch's outputs."""
+        ...
+
+    def batch_seq(self, partition: int) -> int | None:
+        """The number of the last batch written (`PartitionCommit.seq`); None when the
+        partition was last written before batches were numbered, or never."""
         ...
 
     def load(

@@ -27,6 +27,7 @@ class MemoryPartition:
     epoch: int = 0
     watermark: dict[str, int] = field(default_factory=dict)
     out: bytes | None = None
+    seq: int | None = None  # the last batch's number (PartitionCommit.seq)
     # an account, or its stored parts (rater.store.accounts: cold, hot) when isolated
     accounts: dict[str, Account | tuple[bytes, bytes]] = field(default_factory=dict)
     due: dict[str, int] = field(default_factory=dict)  # account key -> next due time
@@ -58,6 +59,9 @@ class MemoryStore:
     def watermark(self, partition: int) -> tuple[dict[str, int], bytes | None]:
         p = self._p(partition)
         return dict(p.watermark), p.out
+
+    def batch_seq(self, partition: int) -> int | None:
+        return self._p(partition).seq
 
     def load(
         self, partition: int, keys: Iterable[str], cold: dict[str, bytes] | None = None
@@ -119,6 +123,7 @@ class MemoryStore:
         for topic, (_, new) in batch.watermark.items():
             p.watermark[topic] = new
         p.out = batch.out
+        p.seq = batch.seq
         for key, acct in batch.accounts.items():
             if self.isolated:
                 p.accounts[key] = encode(acct)

@@ -16,12 +16,16 @@ Layout (version 2, little-endian)::
     n x u32    key lengths, then n x u32 value lengths
     keys, then values, concatenated
 
-What Redis keeps is that blob compressed (`for_redis`): b"RO3\\0" and a zstd frame of
-it. A batch's outputs are most of what a batch writes to Redis (about 290 bytes a
+What Redis keeps is that blob compressed (`for_redis`): b"RO4\\0", the partition's batch
+number (u64: `PartitionCommit.seq`, which recovery compares with the one Kafka's committed
+offsets carry) and a zstd frame of it; b"RO3\\0" blobs (no number) were written before.
+The number lives in the blob it describes, so it cannot go stale.
+
+A batch's outputs are most of what a batch writes to Redis (about 290 bytes a
 record: 1.4 MB a batch of 5 000), and Redis appends every write to its AOF, which it
 rewrites, a fork copying the dataset, each time the file has doubled; compressed at zstd
 level 1 the blob is about a sixth (0.18), for about 0.8 ms of a writer thread per 625
-records. `unpack_messages` reads both.
+records. `unpack_messages` reads all three.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import zstandard
 
 MAGIC = b"RO2\0"
 MAGIC_ZSTD = b"RO3\0"
+MAGIC_SEQ = b"RO4\0"
+_SEQ = struct.Struct("<Q")
 _COUNTS = struct.Struct("<II")
 
 
@@ -77,15 +83,25 @@ def pack_messages(msgs: Sequence[OutMessage]) -> bytes:
     )
 
 
-def for_redis(blob: bytes) -> bytes:
-    """A packed blob as Redis keeps it: compressed (a compressor per call: the writer
-    threads of several stores may call this at once)."""
-    return MAGIC_ZSTD + zstandard.ZstdCompressor(level=1).compress(blob)
+def for_redis(blob: bytes, seq: int) -> bytes:
+    """A packed blob as Redis keeps it: numbered and compressed (a compressor per call:
+    the writer threads of several stores may call this at once)."""
+    return MAGIC_SEQ + _SEQ.pack(seq) + zstandard.ZstdCompressor(level=1).compress(blob)
+
+
+def stored_seq(blob: bytes) -> int | None:
+    """The batch number of a blob as Redis keeps it; None for one written before
+    batches were numbered."""
+    if blob.startswith(MAGIC_SEQ) and len(blob) >= len(MAGIC_SEQ) + _SEQ.size:
+        return int(_SEQ.unpack_from(blob, len(MAGIC_SEQ))[0])
+    return None
 
 
 def unpack_messages(blob: bytes) -> list[OutMessage]:
     """The messages of a blob, compressed or not, in their order; a blob of another
     layout is refused."""
+    if blob.startswith(MAGIC_SEQ):
+        blob = MAGIC_ZSTD + blob[len(MAGIC_SEQ) + _SEQ.size :]
     if blob.startswith(MAGIC_ZSTD):
         try:
             blob = zstandard.ZstdDecompressor().decompress(blob[len(MAGIC_ZSTD) :])

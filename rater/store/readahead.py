@@ -95,6 +95,9 @@ class ReadAhead:
     def watermark(self, partition: int) -> tuple[dict[str, int], bytes | None]:
         return self.store.watermark(partition)
 
+    def batch_seq(self, partition: int) -> int | None:
+        return self.store.batch_seq(partition)
+
     def due_keys(self, partition: int, until: int, limit: int | None = None) -> list[str]:
         return self.store.due_keys(partition, until, limit)
 

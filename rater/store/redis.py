@@ -6,7 +6,7 @@ Keys of partition p in namespace ns (a replay uses its own namespace):
     {ns:p}:epoch     owner epoch; bumped by each new owner, checked by every write
     {ns:p}:wm        hash: next offset to apply per input topic, plus "out", the last
                      applied batch's outputs, compressed (rater.store.outbox; re-emitted
-                     if Kafka did not commit them)
+                     if Kafka did not commit them) with that batch's number
     {ns:p}:a:<key>   one account (MessagePack, rater.store.accounts) but its hot
                      counters (the cold part, about 350 bytes); written when it changed
     {ns:p}:h:<key>   the account's hot counters (about 40 bytes), written with every
@@ -28,117 +28,26 @@ accounts, due times, directory, new watermark and the batch's outputs, all or no
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 
-from rater.config import Settings
 from rater.core.state import Account
-from rater.errors import Refused, Unavailable
 from rater.store.accounts import NotAnAccount, decode, encode
 from rater.store.base import Fenced, PartitionCommit, SeenKeys, WatermarkMismatch
-from rater.store.outbox import for_redis
+from rater.store.client import first_contact, redis_client, settings_client
+from rater.store.outbox import for_redis, stored_seq
 from rater.store.readahead import Asked, Blobs, ReadAhead
 from rater.store.script import COMMIT, SEEN
 
-__all__ = ["Fenced", "RedisStore", "WatermarkMismatch"]
-
-
-def redis_client(
-    url: str,
-    cluster: bool = False,
-    timeout_s: float = 10.0,
-    *,
-    password: str | None = None,
-    tls_ca_file: Path | None = None,
-    tls_cert_file: Path | None = None,
-    tls_key_file: Path | None = None,
-) -> Any:
-    """A client for `url` (standalone or Cluster); a URL it cannot use is refused with
-    the setting's name, not a traceback. Every call gives up after `timeout_s`
-    (`redis_timeout_s`): a Redis that hangs (paused, a network partition) must end the
-    session like one that refuses connections, not block the loop.
-
-    Secured: `password` for a URL without one (`rediss://user@host:port/0`, the password
-    from `redis_password_file`); the TLS files for a `rediss://` URL: the CA that signed
-    the server's certificate, and a client certificate and key when the server asks for
-    one (`tls-auth-clients`)."""
-    where = url.split("@")[-1]
-    kwargs: dict[str, Any] = {
-        "socket_timeout": timeout_s,
-        "socket_connect_timeout": min(timeout_s, 5.0),
-    }
-    if password is not None:
-        if urlsplit(url).password:
-            raise Refused(
-                f"REDIS_URL (redis_url) {where!r} has a password and redis_password_file "
-                "is set too: keep one"
-            )
-        kwargs["password"] = password
-    files = {
-        "redis_tls_ca_file": ("ssl_ca_certs", tls_ca_file),
-        "redis_tls_cert_file": ("ssl_certfile", tls_cert_file),
-        "redis_tls_key_file": ("ssl_keyfile", tls_key_file),
-    }
-    for setting, (arg, path) in files.items():
-        if path is None:
-            continue
-        if not url.startswith("rediss://"):
-            raise Refused(
-                f"{setting} is set but REDIS_URL (redis_url) {where!r} is not TLS: "
-                "use a rediss:// URL"
-            )
-        if not path.is_file():
-            raise Refused(f"{setting} {path}: no such file")
-        kwargs[arg] = str(path)
-    try:
-        if cluster:
-            return redis.RedisCluster.from_url(url, **kwargs)
-        return redis.Redis.from_url(url, **kwargs)
-    except ValueError as e:
-        raise Refused(f"REDIS_URL (redis_url) {where!r}: {e}") from None
-
-
-def settings_client(s: Settings) -> Any:
-    """`redis_client` as the settings say: URL, Cluster or not, timeout, password file
-    and TLS files."""
-    return redis_client(
-        s.redis_url.get_secret_value(),
-        s.redis_cluster,
-        s.redis_timeout_s,
-        password=s.redis_password(),
-        tls_ca_file=s.redis_tls_ca_file,
-        tls_cert_file=s.redis_tls_cert_file,
-        tls_key_file=s.redis_tls_key_file,
-    )
-
-
-def first_contact(client: Any, url: str) -> None:
-    """Before a service starts: Redis refusing the credentials (a wrong password, a user
-    that is off) or a certificate that is not trusted ends it at once with `Unavailable`,
-    instead of the retries due to a Redis that is away. A Redis that is away passes:
-    the session loop retries it."""
-    where = url.split("@")[-1]
-    try:
-        client.ping()
-    except redis.exceptions.AuthenticationError as e:
-        raise Unavailable(
-            f"Redis at {where} refused the credentials: {e} "
-            "(check the user and password: redis_url, redis_password_file)"
-        ) from None
-    except redis.exceptions.ResponseError as e:
-        if "NOAUTH" in str(e) or "WRONGPASS" in str(e):
-            raise Unavailable(f"Redis at {where} refused the credentials: {e}") from None
-        raise
-    except redis.exceptions.ConnectionError as e:
-        if "certificate" in str(e).lower():
-            raise Unavailable(
-                f"Redis at {where}: TLS refused: {e} (check redis_tls_ca_file, and "
-                "redis_tls_cert_file and redis_tls_key_file when Redis asks for a client "
-                "certificate)"
-            ) from None
+__all__ = [
+    "Fenced",
+    "RedisStore",
+    "WatermarkMismatch",
+    "first_contact",
+    "redis_client",
+    "settings_client",
+]
 
 
 class RedisStore:
@@ -170,6 +79,11 @@ class RedisStore:
         raw: dict[bytes, bytes] = self.r.hgetall(f"{self.tag(partition)}:wm")
         out = raw.pop(b"out", None)
         return {k.decode(): int(v) for k, v in raw.items()}, out
+
+    def batch_seq(self, partition: int) -> int | None:
+        """From the stored outputs' header: it cannot go stale, whoever wrote last."""
+        out = self.r.hget(f"{self.tag(partition)}:wm", "out")
+        return stored_seq(out) if out else None
 
     def _hot_prefix(self, partition: int) -> str:
         return f"{self.tag(partition)}:h:"
@@ -371,7 +285,7 @@ class RedisStore:
         args.append(len(prefix))
 
         def send() -> dict[str, bytes]:
-            args[out_at] = for_redis(out)
+            args[out_at] = for_redis(out, batch.seq)
             try:
                 self._commit(keys=keys, args=args)
                 return written

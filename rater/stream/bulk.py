@@ -50,7 +50,7 @@ from rater.pipeline.messages import OutMessage, new_in_message
 from rater.pipeline.partition import PartitionRun, Prepared
 from rater.routing import Router
 from rater.store.redis import RedisStore, settings_client
-from rater.stream.commits import produce_messages
+from rater.stream.commits import batch_offsets, produce_messages
 from rater.stream.kafka import consumer_config, partition_count, producer_config
 
 # commands per partition rated and written as one batch (one Lua script, one share of a
@@ -373,7 +373,7 @@ def _apply_parts(
                 run.committed(prepared, written.result())
                 prepared.result.count_metrics()
                 outs.extend(prepared.result.out)
-                offsets.append(TopicPartition(topic, run.n, prepared.watermark[topic]))
+                offsets += batch_offsets(run.n, [topic], prepared.watermark, run.seq)
                 done.applied += prepared.applied
             producer.begin_transaction()
             produce_messages(producer, outs)

@@ -34,6 +34,31 @@ from rater.stream import faults
 
 log = logging.getLogger("rater.stream")
 
+# The metadata of a batch's committed offsets: the partition's batch number, which the
+# store keeps too (`Store.batch_seq`). A batch that goes on with a tick held over several
+# batches moves no offset, so the offsets alone cannot tell whether it was committed.
+BATCH = "rater-batch="
+
+
+def batch_offsets(
+    partition: int, topics: list[str], watermark: dict[str, int], seq: int
+) -> list[TopicPartition]:
+    """A partition's offsets for a transaction: every input topic's (at its watermark,
+    0 when none was applied yet), each carrying the batch's number."""
+    meta = f"{BATCH}{seq}"
+    return [TopicPartition(t, partition, watermark.get(t, 0), metadata=meta) for t in topics]
+
+
+def committed_seq(tps: list[TopicPartition]) -> int:
+    """The batch number Kafka's committed offsets of a partition carry (0: none, as
+    offsets committed before batches were numbered)."""
+    seqs = [0]
+    for tp in tps:
+        meta = tp.metadata or ""
+        if meta.startswith(BATCH) and meta[len(BATCH) :].isdigit():
+            seqs.append(int(meta[len(BATCH) :]))
+    return max(seqs)
+
 
 @dataclass(slots=True)
 class Committing:
@@ -102,16 +127,23 @@ class CommitSteps:
             [TopicPartition(t, n) for n in todo for t in topics], timeout=30
         )
         by_part: dict[int, dict[str, int]] = defaultdict(dict)
+        tps_of: dict[int, list[TopicPartition]] = defaultdict(list)
         for tp in committed:
             by_part[tp.partition][tp.topic] = tp.offset
+            tps_of[tp.partition].append(tp)
         for n in todo:
             own = self.owned[n]
             wm, out = self.store.watermark(n)
-            own.watermark = wm
+            seq = self.store.batch_seq(n)
+            own.watermark, own.seq = wm, seq or 0
             kafka = by_part[n]
             behind = {t: o for t, o in wm.items() if kafka.get(t, OFFSET_INVALID) < o}
             ahead = {t: kafka[t] for t in topics if kafka.get(t, OFFSET_INVALID) > wm.get(t, 0)}
-            if behind and out:
+            # the store's last batch is not in Kafka: its number is ahead of the one the
+            # committed offsets carry (state written before batches were numbered: its
+            # watermark is ahead of the offsets)
+            uncommitted = committed_seq(tps_of[n]) < seq if seq is not None else bool(behind)
+            if uncommitted and out:
                 self._await_commit()
                 msgs = unpack_messages(out)
                 log.warning(
@@ -123,7 +155,7 @@ class CommitSteps:
                 txn = self._begin()
                 txn.prepared()  # the outputs are in the store already
                 self._produce(msgs)
-                self._commit_offsets({(t, n): o for t, o in wm.items()})
+                self._commit_offsets(batch_offsets(n, topics, wm, own.seq))
                 txn.committed()
                 self._txn = None
                 metrics.RECOVERIES.inc()
@@ -169,14 +201,12 @@ class CommitSteps:
 
         return first
 
-    def _commit_offsets(
-        self, offsets: dict[tuple[str, int], int], group: object | None = None
-    ) -> None:
+    def _commit_offsets(self, offsets: list[TopicPartition], group: object | None = None) -> None:
         """Add the consumer offsets to the open transaction and commit it. `group` is the
         consumer's group metadata, taken by the loop thread when the batch was consumed."""
         assert self.producer is not None and self.consumer is not None
         self.producer.send_offsets_to_transaction(
-            [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+            offsets,
             group if group is not None else self.consumer.consumer_group_metadata(),
             30,
         )
@@ -185,7 +215,7 @@ class CommitSteps:
     def _commit_in_background(
         self,
         txn: BatchTxn,
-        offsets: dict[tuple[str, int], int],
+        offsets: list[TopicPartition],
         results: list[BatchResult],
         started: float,
         records: int,

@@ -23,9 +23,9 @@ batch's first step 4 (and its transaction) waits for the commit on the writer th
 because Redis keeps the outputs of one batch per partition, not two.
 
 0. On assignment, a partition is claimed (its epoch bumped: older owners are fenced)
-   and, before its first batch, recovered: if Kafka's committed offset is behind the
-   Redis watermark, the last batch was applied but not committed, so its outputs are
-   produced again from Redis, with the offsets, in one transaction. Never re-rated.
+   and, before its first batch, recovered: if Kafka's committed offsets carry an older
+   batch number than Redis's (rater.stream.commits), the last batch was applied but not
+   committed: its outputs are produced again from Redis, with the offsets. Never re-rated.
 
 Any Kafka error inside a transaction aborts it and restarts the session from step 0,
 so in-memory state never outlives a failed commit.
@@ -58,7 +58,7 @@ from rater.pipeline.partition import PartitionRun, Prepared
 from rater.store.base import BatchTxn, Fenced, Store, WatermarkMismatch
 from rater.store.redis import RedisStore
 from rater.stream import faults
-from rater.stream.commits import CommitSteps, Committing
+from rater.stream.commits import CommitSteps, Committing, batch_offsets
 from rater.stream.kafka import (
     caught_up,
     consumer_config,
@@ -183,7 +183,7 @@ class StreamRater(CommitSteps, Positions):
         for n in sorted({tp.partition for tp in partitions}):
             epoch = self.store.claim(n)
             wm, _ = self.store.watermark(n)
-            self.owned[n] = PartitionRun(n, epoch, wm, self.s.account_cache)
+            self.owned[n] = PartitionRun(n, epoch, wm, self.s.account_cache)  # recovered next
             log.info("assigned partition %d (epoch %d, watermark %s)", n, epoch, wm)
         metrics.PARTITIONS.set(len(self.owned))
 
@@ -255,13 +255,13 @@ class StreamRater(CommitSteps, Positions):
             pending[0][2].result()  # the last commit returned, this transaction begun
             txn = self._txn
             assert txn is not None
-            offsets: dict[tuple[str, int], int] = {}
+            offsets: list[TopicPartition] = []
+            inputs = self.s.topics.inputs()
             for run, prepared, written in pending:
                 cold = written.result()
                 txn.wrote(run.n)
                 run.committed(prepared, cold)
-                for t, (_, new) in prepared.commit.watermark.items():
-                    offsets[(t, run.n)] = new
+                offsets += batch_offsets(run.n, inputs, prepared.watermark, run.seq)
                 faults.reached("after_redis_commit")
                 self._produce(prepared.result.out)
             txn.prepared()

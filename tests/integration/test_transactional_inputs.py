@@ -71,10 +71,18 @@ def test_transactional_inputs_are_rated_once_and_drained_to_their_end(
     c = Consumer(consumer_config(s))
     try:
         tps = [TopicPartition(s.topics.usage, p) for p in range(s.partitions)]
-        committed = {tp.partition: tp.offset for tp in c.committed(tps, timeout=30)}
+        got = c.committed(tps, timeout=30)
+        committed = {tp.partition: tp.offset for tp in got}
         for p in range(s.partitions):
             _, high = c.get_watermark_offsets(TopicPartition(s.topics.usage, p), timeout=30)
             assert store.watermark(p)[0][s.topics.usage] == high
             assert committed[p] == high
+        # the offsets carry the number of the partition's last batch, as the store does:
+        # a new session finds nothing to re-emit
+        assert {tp.partition: tp.metadata for tp in got} == {
+            p: f"rater-batch={store.batch_seq(p)}" for p in range(s.partitions)
+        }
     finally:
         c.close()
+    _drain_within(s, 180, 1)
+    assert Counter(e.event_id for e in read_events(s)) == ids

@@ -5,10 +5,19 @@ from __future__ import annotations
 import struct
 
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rater.store.outbox import MAGIC, OutMessage, for_redis, pack_messages, unpack_messages
+from rater.store.outbox import (
+    MAGIC,
+    MAGIC_ZSTD,
+    OutMessage,
+    for_redis,
+    pack_messages,
+    stored_seq,
+    unpack_messages,
+)
 
 TOPICS = st.sampled_from(["rater.charges", "rater.throttle", "rater.dead-letter", "t"])
 MESSAGES = st.lists(
@@ -25,7 +34,7 @@ def test_round_trip_keeps_every_message_in_order(msgs: list[OutMessage]) -> None
 
 @given(MESSAGES)
 def test_what_redis_keeps_reads_back_as_the_same_messages(msgs: list[OutMessage]) -> None:
-    assert unpack_messages(for_redis(pack_messages(msgs))) == msgs
+    assert unpack_messages(for_redis(pack_messages(msgs), 3)) == msgs
 
 
 def test_what_redis_keeps_of_a_batch_is_a_fraction_of_its_outputs() -> None:
@@ -40,11 +49,11 @@ def test_what_redis_keeps_of_a_batch_is_a_fraction_of_its_outputs() -> None:
         for i in range(5000)
     ]
     blob = pack_messages(msgs)
-    assert len(for_redis(blob)) * 4 < len(blob)
+    assert len(for_redis(blob, 1)) * 4 < len(blob)
 
 
 def test_a_damaged_compressed_blob_is_refused_not_half_re_emitted() -> None:
-    kept = for_redis(pack_messages([OutMessage("a", b"k", b"value" * 50)] * 20))
+    kept = for_redis(pack_messages([OutMessage("a", b"k", b"value" * 50)] * 20), 1)
     with pytest.raises(ValueError, match="outbox blob"):
         unpack_messages(kept[:-3])
 
@@ -59,3 +68,15 @@ def test_a_truncated_blob_is_refused_not_half_re_emitted() -> None:
     blob = pack_messages([OutMessage("a", b"k", b"value"), OutMessage("b", b"", b"v2")])
     with pytest.raises(ValueError, match="outbox blob"):
         unpack_messages(blob[:-1])
+
+
+def test_redis_keeps_the_batch_number_in_the_blob_and_still_reads_older_blobs() -> None:
+    """Recovery compares the stored batch's number with the one Kafka's committed
+    offsets carry; a blob written before batches were numbered has none, and its
+    messages are read all the same."""
+    msgs = [OutMessage("rater.charges", b"k", b"v" * 40), OutMessage("rater.alerts", b"", b"a")]
+    kept = for_redis(pack_messages(msgs), 2**40 + 7)
+    assert stored_seq(kept) == 2**40 + 7 and unpack_messages(kept) == msgs
+    older = MAGIC_ZSTD + zstandard.ZstdCompressor(level=1).compress(pack_messages(msgs))
+    assert stored_seq(older) is None and unpack_messages(older) == msgs
+    assert stored_seq(pack_messages(msgs)) is None

@@ -52,6 +52,7 @@ class FakeProducer:
         self.begun = 0
         self.produced: list[OutMessage] = []
         self.offsets: list[dict[tuple[str, int], int]] = []  # per transaction
+        self.metadata: list[dict[tuple[str, int], str | None]] = []  # per transaction
 
     def begin_transaction(self) -> None:
         self.begun += 1
@@ -69,6 +70,7 @@ class FakeProducer:
     ) -> None:
         assert group == "group-metadata"
         self.offsets.append({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        self.metadata.append({(tp.topic, tp.partition): tp.metadata for tp in offsets})
 
     def commit_transaction(self, timeout: float) -> None:
         assert self.release.wait(10), "commit never released"
@@ -186,6 +188,7 @@ def _service(overlap: bool = True) -> tuple[StreamRater, FakeProducer, LoggedSto
     wm, _ = store.watermark(0)
     assert wm == {T.commands: 1}  # A's NewSubscriber
     svc.owned[0] = PartitionRun(0, store.claim(0), wm, settings.account_cache, recovered=True)
+    svc.owned[0].seq = store.batch_seq(0) or 0  # 1: the batch of A's NewSubscriber
     return svc, producer, store, log
 
 
@@ -222,7 +225,12 @@ def test_the_next_batch_is_rated_during_the_commit_but_written_to_redis_after_it
     assert svc._txn is None
     assert svc.owned[0].watermark == {T.commands: 1, T.usage: 6}
     assert store.watermark(0)[0] == {T.commands: 1, T.usage: 6}
-    assert producer.offsets == [{(T.usage, 0): 3}, {(T.usage, 0): 6}]  # = the watermarks
+    # = the watermarks, every input topic's, each with the partition's batch number
+    assert producer.offsets == [
+        {(T.usage, 0): 3, (T.commands, 0): 1},
+        {(T.usage, 0): 6, (T.commands, 0): 1},
+    ]
+    assert [set(m.values()) for m in producer.metadata] == [{"rater-batch=2"}, {"rater-batch=3"}]
     charges = [
         avro.decode_event("charge", m.value) for m in producer.produced if m.topic == T.charges
     ]
@@ -369,7 +377,7 @@ def test_transaction_markers_after_the_last_message_move_the_watermark_and_the_o
     assert svc.owned[0].watermark == {T.commands: 1, T.usage: 5}
     assert store.watermark(0)[0] == {T.commands: 1, T.usage: 5}
     assert store.writes == 2 and producer.commits == 2  # the store first, Kafka never ahead
-    assert producer.offsets[-1] == {(T.usage, 0): 5}
+    assert producer.offsets[-1] == {(T.usage, 0): 5, (T.commands, 0): 1}
 
 
 def test_latency_and_event_time_lag_are_observed_once_per_record() -> None:
@@ -476,4 +484,9 @@ def test_the_next_batch_rates_its_other_partitions_while_the_last_commit_is_in_f
     assert log.entries[5:] == ["commit 1", "begin 2", "redis 2", "redis 3", "commit 2"]
     assert store.watermark(0)[0] == {T.commands: 1, T.usage: 6}
     assert store.watermark(1)[0] == {T.usage: 1}
-    assert producer.offsets[-1] == {(T.usage, 0): 6, (T.usage, 1): 1}
+    assert producer.offsets[-1] == {
+        (T.usage, 0): 6,
+        (T.commands, 0): 1,
+        (T.usage, 1): 1,
+        (T.commands, 1): 0,  # none applied yet: from the start, as without a commit
+    }
