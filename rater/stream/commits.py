@@ -134,15 +134,17 @@ class CommitSteps:
         for n in todo:
             own = self.owned[n]
             wm, out = self.store.watermark(n)
-            seq = self.store.batch_seq(n)
-            own.watermark, own.seq = wm, seq or 0
+            seq, kseq = self.store.batch_seq(n), committed_seq(tps_of[n])
+            # the next batch's number is past both: after Redis lost a batch Kafka has,
+            # a number used twice would make the next uncommitted batch look committed
+            own.watermark, own.seq = wm, max(seq or 0, kseq)
             kafka = by_part[n]
             behind = {t: o for t, o in wm.items() if kafka.get(t, OFFSET_INVALID) < o}
             ahead = {t: kafka[t] for t in topics if kafka.get(t, OFFSET_INVALID) > wm.get(t, 0)}
             # the store's last batch is not in Kafka: its number is ahead of the one the
             # committed offsets carry (state written before batches were numbered: its
             # watermark is ahead of the offsets)
-            uncommitted = committed_seq(tps_of[n]) < seq if seq is not None else bool(behind)
+            uncommitted = kseq < seq if seq is not None else bool(behind)
             if uncommitted and out:
                 self._await_commit()
                 msgs = unpack_messages(out)
@@ -159,16 +161,18 @@ class CommitSteps:
                 txn.committed()
                 self._txn = None
                 metrics.RECOVERIES.inc()
-            if ahead:
+            if ahead or (seq is not None and kseq > seq):
                 # Redis lost writes that Kafka committed (e.g. a power loss with
                 # appendfsync everysec): rate them again from the watermark. Their
                 # events were already sent and carry the same ids.
                 log.error(
-                    "partition %d: Redis watermark %s is behind Kafka %s; re-rating "
-                    "from the watermark",
+                    "partition %d: Redis (watermark %s, batch %s) is behind Kafka (%s, "
+                    "batch %d); re-rating from the watermark",
                     n,
                     wm,
+                    seq,
                     kafka,
+                    kseq,
                 )
                 metrics.REDIS_BEHIND.inc()
                 for t in ahead:

@@ -11,12 +11,14 @@ the committed offsets, with their metadata, outlive a session. The store is a
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
 
+from rater import metrics
 from rater.config import Settings
 from rater.core.engine import Rater
 from rater.pipeline.batch import BatchRater
@@ -211,3 +213,34 @@ def test_a_batch_of_a_held_tick_whose_commit_failed_is_re_emitted_from_the_store
     whole, _ = _run(tick_accounts=1000)
     assert Counter(kafka.published) == Counter(whole[0].values)
     assert store.watermark(0)[0] == {T.commands: len(LINES) + 1, T.usage: 2}
+
+
+def test_after_redis_lost_a_batch_kafka_has_the_next_numbers_still_tell_what_is_committed() -> None:
+    """Redis loses the tick's second batch after Kafka committed it (a power loss with
+    `appendfsync everysec`): the next session rates it again from the watermark (its
+    events again, with the same bytes) and numbers its batches past Kafka's, so that
+    when its own next commit fails, that batch is still re-emitted, not taken for
+    committed."""
+    kafka = Kafka()
+    store = _activated(kafka)
+    svc, producer, consumer = _session(kafka, store)
+    _turn(svc, consumer)  # the tick's first batch (number 2), committed
+    before = copy.deepcopy(store.partitions[0])
+    _turn(svc, consumer)  # its second (number 3), committed, then lost by Redis
+    store.partitions[0] = before
+    behind = metrics.REDIS_BEHIND._value.get()
+    svc, producer, consumer = _session(kafka, store)
+    assert metrics.REDIS_BEHIND._value.get() == behind + 1
+    assert svc.owned[0].seq == 3  # past Kafka's, not the store's 2
+    producer.fail_commits = 1
+    with pytest.raises(KafkaException, match="commit failed"):
+        _turn(svc, consumer)  # number 4 reaches the store, not Kafka
+    svc, producer, consumer = _session(kafka, store)  # re-emits number 4
+    for _ in range(10):
+        _turn(svc, consumer)
+        if not svc.owned[0].unfinished and not consumer.consume():
+            break
+    whole, _ = _run(tick_accounts=1000)
+    assert set(kafka.published) == set(whole[0].values)  # each at least once
+    again = Counter(kafka.published) - Counter(whole[0].values)
+    assert set(again) <= set(whole[0].values)  # the lost batch's events, same bytes
