@@ -52,17 +52,17 @@ class FakeProducer:
     def begin_transaction(self) -> None:
         self.open, self.offsets = [], []
 
-    def produce_batch(self, topic: str, msgs: list[dict[str, Any]]) -> int:
-        self.open += [m["value"] for m in msgs]
-        return len(msgs)
-
-    def poll(self, timeout: float) -> int:
-        return 0
-
     def send_offsets_to_transaction(
         self, offsets: list[TopicPartition], group: Any, timeout: float
     ) -> None:
         self.offsets += offsets
+
+    def produce_batch(self, topic: str, msgs: list[dict[str, Any]]) -> int:
+        self.open += [m["value"] for m in msgs]
+        return len(msgs)
+
+    def poll(self, timeout: float) -> int:  # no delivery reports to serve
+        return 0
 
     def commit_transaction(self, timeout: float) -> None:
         if self.fail_commits:
