@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+from types import FrameType
 from typing import Any
 
 from rater import metrics
@@ -16,8 +18,19 @@ from rater.stream.processor import StreamRater
 log = logging.getLogger("rater.stream")
 
 
+def _exit_clean(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)  # nothing consumed or written yet
+
+
 def run_service(settings: Settings, drain: bool = False) -> None:
-    """Build the service from settings and run it (the body of `rater run`)."""
+    """Build the service from settings and run it (the body of `rater run`).
+
+    A SIGTERM or SIGINT before the service has its own handlers (loading the catalog,
+    checking the topics and Redis: seconds on a loaded box, more for a `--workers`
+    process, which imports everything anew) ends it at once with status 0, as one a
+    moment later would, instead of the signal's default death (status 143)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_clean)
 
     from rater.catalog import load_catalog
 

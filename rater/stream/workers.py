@@ -74,6 +74,10 @@ def run_workers(s: Settings, n: int, drain: bool = False, log_level: str = "INFO
                 stop(signal.SIGTERM, None)
             time.sleep(0.2)
         codes = [p.exitcode or 0 for p in procs]
+        if stopping:
+            # a worker the stop reached before it had a handler was still starting (its
+            # service installs one before it consumes anything): it did nothing, cleanly
+            codes = [0 if c == -signal.SIGTERM else c for c in codes]
         return next((c if c > 0 else 128 - c for c in codes if c != 0), 0)
     finally:
         for sig, handler in old.items():

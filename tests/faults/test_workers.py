@@ -84,3 +84,22 @@ def test_sigterm_to_the_parent_stops_every_worker_cleanly(
     # whatever was left is finished by a fresh process; nothing lost, nothing twice
     run_until_drained(s)
     _check_exactly_once(s, expected)
+
+
+def test_a_stop_while_the_workers_still_start_is_clean(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM right after the workers are started, while each still imports the service
+    (seconds on a loaded box): every worker ends with status 0, not the signal's default
+    death (143), and nothing was rated, so a fresh process rates it all once."""
+    s, expected = _world(kafka_bootstrap, redis_url, 2_000, seed=43)
+    config = _config_file(s, tmp_path, f"{s.group_id}-x")
+    log = tmp_path / "workers.log"
+    proc = _rater(config, log, "--workers", "2")
+    deadline = time.monotonic() + 60
+    while "started 2 workers" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    run_until_drained(s)
+    _check_exactly_once(s, expected)
