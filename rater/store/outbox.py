@@ -100,13 +100,13 @@ def stored_seq(blob: bytes) -> int | None:
 def unpack_messages(blob: bytes) -> list[OutMessage]:
     """The messages of a blob, compressed or not, in their order; a blob of another
     layout is refused."""
-    if blob.startswith(MAGIC_SEQ):
-        blob = MAGIC_ZSTD + blob[len(MAGIC_SEQ) + _SEQ.size :]
-    if blob.startswith(MAGIC_ZSTD):
-        try:
-            blob = zstandard.ZstdDecompressor().decompress(blob[len(MAGIC_ZSTD) :])
-        except zstandard.ZstdError as e:
-            raise ValueError(f"outbox blob: {e}") from None
+    for magic, frame in ((MAGIC_SEQ, len(MAGIC_SEQ) + _SEQ.size), (MAGIC_ZSTD, len(MAGIC_ZSTD))):
+        if blob.startswith(magic):  # compressed: the zstd frame starts at `frame`
+            try:
+                blob = zstandard.ZstdDecompressor().decompress(blob[frame:])
+            except zstandard.ZstdError as e:
+                raise ValueError(f"outbox blob: {e}") from None
+            break
     if not blob.startswith(MAGIC):
         raise ValueError(f"outbox blob: no {MAGIC!r} magic, not a blob of this layout")
     view = memoryview(blob)

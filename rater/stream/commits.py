@@ -126,10 +126,8 @@ class CommitSteps:
         committed = self.consumer.committed(
             [TopicPartition(t, n) for n in todo for t in topics], timeout=30
         )
-        by_part: dict[int, dict[str, int]] = defaultdict(dict)
         tps_of: dict[int, list[TopicPartition]] = defaultdict(list)
         for tp in committed:
-            by_part[tp.partition][tp.topic] = tp.offset
             tps_of[tp.partition].append(tp)
         for n in todo:
             own = self.owned[n]
@@ -138,7 +136,7 @@ class CommitSteps:
             # the next batch's number is past both: after Redis lost a batch Kafka has,
             # a number used twice would make the next uncommitted batch look committed
             own.watermark, own.seq = wm, max(seq or 0, kseq)
-            kafka = by_part[n]
+            kafka = {tp.topic: tp.offset for tp in tps_of[n]}
             behind = {t: o for t, o in wm.items() if kafka.get(t, OFFSET_INVALID) < o}
             ahead = {t: kafka[t] for t in topics if kafka.get(t, OFFSET_INVALID) > wm.get(t, 0)}
             # the store's last batch is not in Kafka: its number is ahead of the one the
